@@ -1,0 +1,44 @@
+"""``herobm`` command line: thin wrappers that parse, call the library, print."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from .. import __version__
+from ..errors import HerobmError
+
+__all__ = ["main", "handle_errors"]
+
+
+def handle_errors(func):
+    """Turn herobm's input/mapping errors into a one-line 'Error: ...' and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except HerobmError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="herobm")
+def main() -> None:
+    """herobm: backmap coarse-grained (CG) structures to all-atom ones.
+
+    \b
+    Commands for the mapping layer:
+      herobm map            all-atom structure/trajectory -> CG structure/trajectory
+      herobm mapping check  coverage and exact round trip of a mapping on a structure
+      herobm mapping label  write hierarchy labels for a bare atom->bead mapping
+      herobm mapping import-vermouth  convert a Martini 3 mapping shipped by vermouth
+      herobm mapping list   the shipped mapping sets and their molecules
+    """
+
+
+from . import map as _map  # noqa: E402,F401  (registers commands)
+from . import mapping as _mapping  # noqa: E402,F401

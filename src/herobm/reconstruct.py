@@ -1,0 +1,110 @@
+"""Rebuild atoms from bead positions and per-bead vectors, level by level.
+
+Slots are processed one hierarchy level at a time (a handful of levels, never
+a loop over beads or atoms): level 0 sits on the bead, level 1 adds its vector
+to the bead position, deeper levels add theirs to the anchor slot's position.
+Atoms rebuilt from several beads are combined with the mapping weights.
+Everything is torch, differentiable, on the device of the inputs; memory is
+linear in the number of slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .system import MappedSystem
+
+__all__ = ["RebuildIndex", "rebuild_atoms", "true_vectors"]
+
+
+@dataclass(frozen=True)
+class RebuildIndex:
+    """Slot index arrays as torch tensors, slots sorted by level.
+
+    ``level_bounds[k]:level_bounds[k+1]`` is the slot range of the k-th level
+    present; anchors always point into earlier ranges.
+    """
+
+    slot_bead: torch.Tensor  # (S,) long
+    slot_index: torch.Tensor  # (S,) long, channel within the bead
+    slot_level: torch.Tensor  # (S,) long
+    slot_anchor: torch.Tensor  # (S,) long, -1 for levels 0/1
+    slot_atom: torch.Tensor  # (S,) long, output atom index
+    slot_weight: torch.Tensor  # (S,) float
+    level_bounds: tuple[int, ...]
+    n_atoms: int
+
+    @classmethod
+    def from_system(cls, system: MappedSystem, device: torch.device | str | None = None) -> "RebuildIndex":
+        """Build from a MappedSystem; output atoms are numbered 0..n_rebuilt-1 in input order
+        (``system.rebuilt_atoms`` gives their input indices)."""
+        order = np.argsort(system.slot_level, kind="stable")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        anchor = system.slot_anchor[order]
+        anchor = np.where(anchor >= 0, inverse[np.maximum(anchor, 0)], -1)
+        atoms = system.rebuilt_atoms
+        atom_out = np.searchsorted(atoms, system.slot_atom[order])
+        levels = system.slot_level[order]
+        bounds = tuple(int(x) for x in np.r_[0, np.flatnonzero(np.diff(levels)) + 1, len(levels)])
+
+        def t(x, dtype=torch.long):
+            return torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device)
+
+        return cls(
+            slot_bead=t(system.slot_bead[order]),
+            slot_index=t(system.slot_index[order]),
+            slot_level=t(levels),
+            slot_anchor=t(anchor),
+            slot_atom=t(atom_out),
+            slot_weight=t(system.slot_weight[order], torch.float64),
+            level_bounds=bounds,
+            n_atoms=len(atoms),
+        )
+
+
+def rebuild_atoms(bead_pos: torch.Tensor, vectors: torch.Tensor, index: RebuildIndex) -> torch.Tensor:
+    """Atom positions (n_atoms, 3) from bead positions (B, 3) and vectors (B, N, 3), in Å.
+
+    Level-0 slots ignore their vector (the atom sits on the bead).
+    """
+    dtype = bead_pos.dtype
+    done = bead_pos.new_zeros((0, 3))
+    for lo, hi in zip(index.level_bounds[:-1], index.level_bounds[1:]):
+        if hi == lo:
+            continue
+        bead = index.slot_bead[lo:hi]
+        level = int(index.slot_level[lo])
+        if level == 0:
+            pos = bead_pos[bead]
+        else:
+            vec = vectors[bead, index.slot_index[lo:hi]]
+            if level == 1:
+                pos = bead_pos[bead] + vec
+            else:
+                pos = done[index.slot_anchor[lo:hi]] + vec
+        done = torch.cat([done, pos], dim=0)
+    w = index.slot_weight.to(dtype)
+    out = bead_pos.new_zeros((index.n_atoms, 3))
+    out = out.index_add(0, index.slot_atom, done * w[:, None])
+    norm = bead_pos.new_zeros((index.n_atoms,)).index_add(0, index.slot_atom, w)
+    return out / norm[:, None]
+
+
+def true_vectors(system: MappedSystem, positions: np.ndarray, beads: np.ndarray) -> np.ndarray:
+    """(B, N, 3) vectors that rebuild ``positions`` exactly: each slot's atom minus its
+    anchor (the bead for level 1; zero for level 0). N = the set's max slots per bead."""
+    n = max(system.mapping.max_slots, 1)
+    out = np.zeros((system.n_beads, n, 3), dtype=np.float64)
+    atom = positions[system.slot_atom]
+    base = np.where(
+        (system.slot_anchor >= 0)[:, None],
+        positions[system.slot_atom[np.maximum(system.slot_anchor, 0)]],
+        beads[system.slot_bead],
+    )
+    vec = np.where((system.slot_level == 0)[:, None], 0.0, atom - base)
+    out[system.slot_bead, system.slot_index] = vec
+    return out

@@ -1,0 +1,251 @@
+"""MDAnalysis atoms + a mapping set -> plain arrays (beads, atoms, index maps).
+
+This is the one place that reads residue and atom names. Everything after it
+works on integer index arrays:
+
+* the coarse-graining matrix (beads x atoms, rows sum to 1),
+* the rebuild slots: for every (bead, rebuilt atom) pair the bead, the slot
+  index within the bead type (network output channel), the hierarchy level,
+  the anchor slot and the weight used to combine atoms shared by beads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from .errors import InputError
+from .mapping import MappingSet, MoleculeMapping
+
+__all__ = ["ResidueIssue", "MappedSystem", "map_atoms"]
+
+
+@dataclass(frozen=True)
+class ResidueIssue:
+    """Something wrong with one input residue, ready to print."""
+
+    kind: str  # "unknown" | "missing" | "unmapped"
+    resname: str
+    resid: int
+    chain: str
+    atoms: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.resname} {self.resid}" + (f" (chain {self.chain})" if self.chain else "")
+        if self.kind == "unknown":
+            return f"residue {where}: no mapping for residue name {self.resname}"
+        if self.kind == "missing":
+            return f"residue {where}: missing atom(s) {', '.join(self.atoms)}"
+        return f"residue {where}: atom(s) not covered by the mapping: {', '.join(self.atoms)}"
+
+
+@dataclass(frozen=True)
+class MappedSystem:
+    """Index arrays that tie input atoms to beads and rebuild slots.
+
+    Atom indices refer to positions in the input AtomGroup (``0..n_input-1``).
+    Shapes: B beads, E (bead, atom) centre entries, S rebuild slots.
+    """
+
+    mapping: MappingSet
+    n_input_atoms: int
+    # beads, (B,)
+    bead_name: np.ndarray
+    bead_resname: np.ndarray
+    bead_resid: np.ndarray
+    bead_chain: np.ndarray
+    bead_type: np.ndarray
+    bead_residue: np.ndarray  # index of the bead's residue among mapped residues
+    bead_molecule: np.ndarray  # molecule mapping name
+    # coarse-graining, (E,)
+    cg_bead: np.ndarray
+    cg_atom: np.ndarray
+    cg_weight: np.ndarray  # normalised per bead
+    # rebuild slots, (S,)
+    slot_bead: np.ndarray
+    slot_index: np.ndarray  # channel within the bead type, 0..max_slots-1
+    slot_level: np.ndarray
+    slot_anchor: np.ndarray  # global slot index of the anchor, -1 for levels 0/1
+    slot_atom: np.ndarray
+    slot_weight: np.ndarray  # normalised per atom
+    # residue-level reports
+    residue_ref_atom: np.ndarray  # (R,) first mapped input atom of each mapped residue
+    atom_residue: np.ndarray  # (n_input,) mapped residue of each input atom, -1 if none
+    atom_matched: np.ndarray  # (n_input,) bool, atom matched to a line of its residue's mapping
+    issues: tuple[ResidueIssue, ...] = field(default=())
+
+    @property
+    def n_beads(self) -> int:
+        return len(self.bead_name)
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.slot_bead)
+
+    @property
+    def rebuilt_atoms(self) -> np.ndarray:
+        """Sorted input indices of the atoms rebuilt from beads."""
+        return np.unique(self.slot_atom)
+
+    def cg_matrix(self) -> sparse.csr_matrix:
+        """(B, n_input) sparse matrix: bead positions = matrix @ atom positions."""
+        return sparse.csr_matrix(
+            (self.cg_weight, (self.cg_bead, self.cg_atom)), shape=(self.n_beads, self.n_input_atoms)
+        )
+
+    def issues_of(self, kind: str) -> list[ResidueIssue]:
+        return [i for i in self.issues if i.kind == kind]
+
+
+def _residue_chain(residue) -> str:
+    atoms = residue.atoms
+    if hasattr(atoms, "chainIDs"):
+        c = str(atoms.chainIDs[0]).strip()
+        if c:
+            return c
+    return str(residue.segment.segid).strip() if hasattr(residue, "segment") else ""
+
+
+@dataclass
+class _Template:
+    """Per-residue arrays of one (molecule, atom-name list) combination, local indices."""
+
+    molecule: MoleculeMapping
+    beads: list[str]
+    cg: list[tuple[int, int, float]]  # (bead, local atom, weight before mass)
+    slots: list[tuple[int, int, int, int, int, float]]  # (bead, j, level, local anchor slot, local atom, weight)
+    missing: tuple[str, ...]
+    unmapped: tuple[str, ...]
+    matched: np.ndarray  # (n_local,) bool
+
+
+def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Template:
+    line_to_local = {line: i for i, line in enumerate(match.atom_line) if line >= 0}
+    beads = list(molecule.beads)
+    cg = []
+    for b, bead in enumerate(beads):
+        for atom, w in molecule.centre_weights[bead]:
+            if atom in line_to_local and w > 0:
+                cg.append((b, line_to_local[atom], w))
+    slots: list[tuple[int, int, int, int, int, float]] = []
+    for b, bead in enumerate(beads):
+        local_of_slot: dict[int, int] = {}
+        for j, s in enumerate(molecule.slots[bead]):
+            if s.atom not in line_to_local:
+                continue  # missing atom: its slot (and anything anchored on it) is dropped
+            if s.anchor >= 0 and s.anchor not in local_of_slot:
+                continue
+            local_of_slot[j] = len(slots)
+            anchor = local_of_slot[s.anchor] if s.anchor >= 0 else -1
+            slots.append((b, j, s.level, anchor, line_to_local[s.atom], s.weight))
+    matched = np.asarray(match.atom_line) >= 0
+    return _Template(molecule, beads, cg, slots, match.missing_required, match.unmapped, matched)
+
+
+def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
+    """Match every residue of an MDAnalysis AtomGroup to ``mset`` and build index arrays.
+
+    Residues whose name no mapping answers to are skipped and reported as
+    ``unknown``; atoms of known residues that no line covers are reported as
+    ``unmapped``; absent required atoms as ``missing``. Nothing is raised for
+    these here: callers decide (``strict``) what is fatal.
+    """
+    n_input = len(atoms)
+    if n_input == 0:
+        raise InputError("the selection contains no atoms")
+    masses = np.asarray(atoms.masses, dtype=float) if mset.weighting == "mass" else np.ones(n_input)
+    names = np.asarray(atoms.names).astype(str)
+    # residues in input order, by contiguous runs of resindex
+    resindex = np.asarray(atoms.resindices)
+    starts = np.flatnonzero(np.r_[True, resindex[1:] != resindex[:-1]])
+    ends = np.r_[starts[1:], n_input]
+    universe_residues = atoms.universe.residues
+
+    cache: dict[tuple[str, tuple[str, ...]], _Template | None] = {}
+    issues: list[ResidueIssue] = []
+    bead_rows: list[tuple] = []
+    cg_b, cg_a, cg_w = [], [], []
+    sl: list[tuple] = []
+    residue_ref: list[int] = []
+    atom_residue = np.full(n_input, -1, dtype=np.int64)
+    atom_matched = np.zeros(n_input, dtype=bool)
+    unknown_seen: set[str] = set()
+    for start, end in zip(starts, ends):
+        residue = universe_residues[resindex[start]]
+        resname = str(residue.resname)
+        local_names = tuple(names[start:end])
+        key = (resname, local_names)
+        if key not in cache:
+            match = mset.match(resname, local_names)
+            cache[key] = None if match is None else _make_template(mset, match.molecule, match)
+        tpl = cache[key]
+        chain = _residue_chain(residue)
+        resid = int(residue.resid)
+        if tpl is None:
+            issues.append(ResidueIssue("unknown", resname, resid, chain))
+            unknown_seen.add(resname)
+            continue
+        if tpl.missing:
+            issues.append(ResidueIssue("missing", resname, resid, chain, tpl.missing))
+        if tpl.unmapped:
+            issues.append(ResidueIssue("unmapped", resname, resid, chain, tpl.unmapped))
+        r = len(residue_ref)
+        residue_ref.append(int(start))
+        atom_residue[start:end] = r
+        atom_matched[start:end] = tpl.matched
+        b0 = len(bead_rows)
+        for bead in tpl.beads:
+            bead_rows.append((bead, resname, resid, chain, mset.bead_type(tpl.molecule, bead), r, tpl.molecule.name))
+        for b, a, w in tpl.cg:
+            cg_b.append(b0 + b)
+            cg_a.append(start + a)
+            cg_w.append(w)
+        s0 = len(sl)
+        for b, j, level, anchor, a, w in tpl.slots:
+            sl.append((b0 + b, j, level, anchor + s0 if anchor >= 0 else -1, start + a, w))
+    if not bead_rows:
+        names_ = ", ".join(sorted(unknown_seen)) or "none"
+        raise InputError(
+            f"no residue of the input is covered by mapping set '{mset.name}' (residue names found: {names_})"
+        )
+    cg_b = np.asarray(cg_b, dtype=np.int64)
+    cg_a = np.asarray(cg_a, dtype=np.int64)
+    w = np.asarray(cg_w, dtype=float) * masses[cg_a]
+    total = np.bincount(cg_b, weights=w, minlength=len(bead_rows))
+    if np.any(total <= 0):
+        bad = int(np.flatnonzero(total <= 0)[0])
+        bn, rn, ri, ch = bead_rows[bad][:4]
+        raise InputError(f"residue {rn} {ri}: bead {bn} has no atom with positive weight (missing or massless atoms)")
+    w = w / total[cg_b]
+    bead_arr = list(zip(*bead_rows))
+    slots = np.asarray(sl, dtype=float).reshape(-1, 6)
+    slot_atom = slots[:, 4].astype(np.int64)
+    slot_w = slots[:, 5]
+    wsum = np.bincount(slot_atom, weights=slot_w, minlength=n_input) if len(slot_atom) else np.zeros(n_input)
+    slot_w = slot_w / np.where(wsum[slot_atom] > 0, wsum[slot_atom], 1.0) if len(slot_atom) else slot_w
+    return MappedSystem(
+        mapping=mset,
+        n_input_atoms=n_input,
+        bead_name=np.asarray(bead_arr[0], dtype=object).astype(str),
+        bead_resname=np.asarray(bead_arr[1]).astype(str),
+        bead_resid=np.asarray(bead_arr[2], dtype=np.int64),
+        bead_chain=np.asarray(bead_arr[3]).astype(str),
+        bead_type=np.asarray(bead_arr[4], dtype=np.int64),
+        bead_residue=np.asarray(bead_arr[5], dtype=np.int64),
+        bead_molecule=np.asarray(bead_arr[6]).astype(str),
+        cg_bead=cg_b,
+        cg_atom=cg_a,
+        cg_weight=w,
+        slot_bead=slots[:, 0].astype(np.int64),
+        slot_index=slots[:, 1].astype(np.int64),
+        slot_level=slots[:, 2].astype(np.int64),
+        slot_anchor=slots[:, 3].astype(np.int64),
+        slot_atom=slot_atom,
+        slot_weight=slot_w,
+        residue_ref_atom=np.asarray(residue_ref, dtype=np.int64),
+        atom_residue=atom_residue,
+        atom_matched=atom_matched,
+        issues=tuple(issues),
+    )
