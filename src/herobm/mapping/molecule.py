@@ -166,8 +166,10 @@ class MoleculeMapping:
 
     @cached_property
     def _column_index(self) -> tuple[dict[str, int], ...]:
+        # only lines that name the atom differently per convention tell conventions apart
         return tuple(
-            {n: i for i, n in enumerate(self.names_in_column(c)) if n is not None} for c in range(self.n_columns)
+            {n: i for i, n in enumerate(self.names_in_column(c)) if n is not None and len(self.atoms[i].names) > 1}
+            for c in range(self.n_columns)
         )
 
     @cached_property

@@ -58,6 +58,12 @@ def validate_molecule(m: "MoleculeMapping") -> None:
                 f"{m.where(cms[1])}: bead {bead} of {m.name} has two CM atoms "
                 f"({m.atoms[cms[0]].name}, {m.atoms[cms[1]].name})"
             )
+        labelled_levels = {lvl for lvl, _ in ids}
+        if labelled_levels and not (labelled_levels & {0, 1}):
+            raise MappingError(
+                f"{m.source}: bead {bead} of {m.name} has rebuilt atoms but none at level 0 or 1, "
+                f"so nothing anchors it to the bead position"
+            )
         for a, k in members:
             lab = m.atoms[a].beads[k].label
             if lab is None or lab.level <= 1:
@@ -73,12 +79,6 @@ def validate_molecule(m: "MoleculeMapping") -> None:
                     f"{m.where(a)}: required atom is anchored on optional atom "
                     f"{m.atoms[anchor_atom].name} in bead {bead} of {m.name}"
                 )
-        labelled_levels = {lvl for lvl, _ in ids}
-        if labelled_levels and not (labelled_levels & {0, 1}):
-            raise MappingError(
-                f"{m.source}: bead {bead} of {m.name} has rebuilt atoms but none at level 0 or 1, "
-                f"so nothing anchors it to the bead position"
-            )
         weights = m.centre_weights[bead]
         if sum(w for _, w in weights) <= 0:
             raise MappingError(
