@@ -17,7 +17,7 @@ import torch
 
 from .system import MappedSystem
 
-__all__ = ["RebuildIndex", "rebuild_atoms", "true_vectors"]
+__all__ = ["RebuildIndex", "rebuild_atoms", "true_vectors", "slot_vectors"]
 
 
 @dataclass(frozen=True)
@@ -41,26 +41,44 @@ class RebuildIndex:
     def from_system(cls, system: MappedSystem, device: torch.device | str | None = None) -> "RebuildIndex":
         """Build from a MappedSystem; output atoms are numbered 0..n_rebuilt-1 in input order
         (``system.rebuilt_atoms`` gives their input indices)."""
-        order = np.argsort(system.slot_level, kind="stable")
+        return cls.from_arrays(
+            system.slot_bead, system.slot_index, system.slot_level, system.slot_anchor,
+            system.slot_atom, system.slot_weight, device=device,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        slot_bead: np.ndarray,
+        slot_index: np.ndarray,
+        slot_level: np.ndarray,
+        slot_anchor: np.ndarray,
+        slot_atom: np.ndarray,
+        slot_weight: np.ndarray,
+        device: torch.device | str | None = None,
+    ) -> "RebuildIndex":
+        """Build from slot arrays (anchors are slot indices, atoms any integer ids);
+        output atoms are the sorted unique ``slot_atom`` values, renumbered from 0."""
+        order = np.argsort(slot_level, kind="stable")
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        anchor = system.slot_anchor[order]
+        anchor = slot_anchor[order]
         anchor = np.where(anchor >= 0, inverse[np.maximum(anchor, 0)], -1)
-        atoms = system.rebuilt_atoms
-        atom_out = np.searchsorted(atoms, system.slot_atom[order])
-        levels = system.slot_level[order]
+        atoms = np.unique(slot_atom)
+        atom_out = np.searchsorted(atoms, slot_atom[order])
+        levels = slot_level[order]
         bounds = tuple(int(x) for x in np.r_[0, np.flatnonzero(np.diff(levels)) + 1, len(levels)])
 
         def t(x, dtype=torch.long):
             return torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device)
 
         return cls(
-            slot_bead=t(system.slot_bead[order]),
-            slot_index=t(system.slot_index[order]),
+            slot_bead=t(slot_bead[order]),
+            slot_index=t(slot_index[order]),
             slot_level=t(levels),
             slot_anchor=t(anchor),
             slot_atom=t(atom_out),
-            slot_weight=t(system.slot_weight[order], torch.float64),
+            slot_weight=t(slot_weight[order], torch.float64),
             level_bounds=bounds,
             n_atoms=len(atoms),
         )
@@ -97,14 +115,30 @@ def rebuild_atoms(bead_pos: torch.Tensor, vectors: torch.Tensor, index: RebuildI
 def true_vectors(system: MappedSystem, positions: np.ndarray, beads: np.ndarray) -> np.ndarray:
     """(B, N, 3) vectors that rebuild ``positions`` exactly: each slot's atom minus its
     anchor (the bead for level 1; zero for level 0). N = the set's max slots per bead."""
-    n = max(system.mapping.max_slots, 1)
-    out = np.zeros((system.n_beads, n, 3), dtype=np.float64)
-    atom = positions[system.slot_atom]
-    base = np.where(
-        (system.slot_anchor >= 0)[:, None],
-        positions[system.slot_atom[np.maximum(system.slot_anchor, 0)]],
-        beads[system.slot_bead],
+    return slot_vectors(
+        system.slot_bead, system.slot_index, system.slot_level, system.slot_anchor, system.slot_atom,
+        positions, beads, max(system.mapping.max_slots, 1),
     )
-    vec = np.where((system.slot_level == 0)[:, None], 0.0, atom - base)
-    out[system.slot_bead, system.slot_index] = vec
+
+
+def slot_vectors(
+    slot_bead: np.ndarray,
+    slot_index: np.ndarray,
+    slot_level: np.ndarray,
+    slot_anchor: np.ndarray,
+    slot_atom: np.ndarray,
+    positions: np.ndarray,
+    beads: np.ndarray,
+    n_channels: int,
+) -> np.ndarray:
+    """Array form of :func:`true_vectors`: (B, n_channels, 3) true vectors in Å,
+    zero where a bead has no slot."""
+    out = np.zeros((len(beads), n_channels, 3), dtype=np.float64)
+    atom = positions[slot_atom]
+    base = np.where(
+        (slot_anchor >= 0)[:, None],
+        positions[slot_atom[np.maximum(slot_anchor, 0)]],
+        beads[slot_bead],
+    )
+    out[slot_bead, slot_index] = np.where((slot_level == 0)[:, None], 0.0, atom - base)
     return out

@@ -74,6 +74,12 @@ class MappedSystem:
     residue_ref_atom: np.ndarray  # (R,) first mapped input atom of each mapped residue
     atom_residue: np.ndarray  # (n_input,) mapped residue of each input atom, -1 if none
     atom_matched: np.ndarray  # (n_input,) bool, atom matched to a line of its residue's mapping
+    # topology from the mapping's residue templates
+    bonds: np.ndarray  # (n_bonds, 2) input atom indices, within residues and links between them
+    residue_next: np.ndarray  # (R,) index of the bonded next residue in the chain, -1 if none
+    residue_backbone: np.ndarray  # (R, 3) input indices of N, CA, C (-1 where absent)
+    residue_bead: np.ndarray  # (R,) index of the bead that holds CA (the backbone bead), -1 if none
+    residue_complete: np.ndarray  # (R,) bool, no required atom missing
     issues: tuple[ResidueIssue, ...] = field(default=())
 
     @property
@@ -94,6 +100,10 @@ class MappedSystem:
         return sparse.csr_matrix(
             (self.cg_weight, (self.cg_bead, self.cg_atom)), shape=(self.n_beads, self.n_input_atoms)
         )
+
+    @property
+    def n_residues(self) -> int:
+        return len(self.residue_ref_atom)
 
     def issues_of(self, kind: str) -> list[ResidueIssue]:
         return [i for i in self.issues if i.kind == kind]
@@ -119,6 +129,11 @@ class _Template:
     missing: tuple[str, ...]
     unmapped: tuple[str, ...]
     matched: np.ndarray  # (n_local,) bool
+    intra_bonds: list[tuple[int, int]]  # local atom pairs
+    links: list[tuple[int, str, str]]  # (local atom, "+"/"-", atom name in the neighbour)
+    name_to_local: dict[str, int]  # every name of every matched line -> local atom
+    backbone: tuple[int, int, int]  # local N, CA, C (-1 if absent)
+    ca_bead: int  # bead (template order) holding CA, -1 if none
 
 
 def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Template:
@@ -141,7 +156,67 @@ def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Templ
             anchor = local_of_slot[s.anchor] if s.anchor >= 0 else -1
             slots.append((b, j, s.level, anchor, line_to_local[s.atom], s.weight))
     matched = np.asarray(match.atom_line) >= 0
-    return _Template(molecule, beads, cg, slots, match.missing_required, match.unmapped, matched)
+    name_to_local = {n: loc for line, loc in line_to_local.items() for n in molecule.atoms[line].names}
+    intra, links = [], []
+    for a, b in molecule.bonds:
+        if a[:1] in "+-":
+            a, b = b, a
+        la = line_to_local.get(molecule.atom_index(a), -1)
+        if la < 0:
+            continue
+        if b[:1] in "+-":
+            links.append((la, b[0], b[1:]))
+        else:
+            lb = line_to_local.get(molecule.atom_index(b), -1)
+            if lb >= 0:
+                intra.append((la, lb))
+    backbone = tuple(name_to_local.get(n, -1) for n in ("N", "CA", "C"))
+    ca_line = molecule.atom_index("CA")
+    ca_bead = -1
+    if ca_line >= 0 and backbone[1] >= 0:
+        for k, bead in enumerate(beads):
+            if any(s.atom == ca_line for s in molecule.slots[bead]):
+                ca_bead = k
+                break
+    return _Template(
+        molecule, beads, cg, slots, match.missing_required, match.unmapped, matched,
+        intra, links, name_to_local, backbone, ca_bead,
+    )
+
+
+MAX_LINK_LENGTH = 2.5  # Å; a template link longer than this is a chain break
+
+
+def _link_residues(atoms, tpls, starts, chains) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Template links ("C +N") between consecutive mapped residues of one chain.
+
+    A link is kept only if its atoms are closer than ``MAX_LINK_LENGTH`` in the
+    current frame (minimum image), so chain breaks are not bridged.
+    """
+    from MDAnalysis.lib.distances import calc_bonds
+
+    n = len(tpls)
+    nxt = np.full(n, -1, dtype=np.int64)
+    cand: list[tuple[int, int, int]] = []  # (residue, atom i, atom j)
+    for r in range(1, n):
+        if chains[r] != chains[r - 1]:
+            continue
+        prev, cur = tpls[r - 1], tpls[r]
+        for la, sign, name in prev.links:
+            if sign == "+" and name in cur.name_to_local:
+                cand.append((r - 1, starts[r - 1] + la, starts[r] + cur.name_to_local[name]))
+        for la, sign, name in cur.links:
+            if sign == "-" and name in prev.name_to_local:
+                cand.append((r - 1, starts[r - 1] + prev.name_to_local[name], starts[r] + la))
+    if not cand:
+        return [], nxt
+    c = np.asarray(cand, dtype=np.int64)
+    pos = atoms.positions
+    box = atoms.dimensions if atoms.dimensions is not None and np.all(atoms.dimensions[:3] > 0) else None
+    d = calc_bonds(pos[c[:, 1]], pos[c[:, 2]], box=box)
+    ok = d < MAX_LINK_LENGTH
+    nxt[c[ok, 0]] = c[ok, 0] + 1
+    return [(int(i), int(j)) for i, j in c[ok, 1:]], nxt
 
 
 def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
@@ -172,6 +247,13 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     atom_residue = np.full(n_input, -1, dtype=np.int64)
     atom_matched = np.zeros(n_input, dtype=bool)
     unknown_seen: set[str] = set()
+    bonds: list[tuple[int, int]] = []
+    res_tpl: list[_Template] = []
+    res_start: list[int] = []
+    res_chain: list[str] = []
+    res_backbone: list[tuple[int, int, int]] = []
+    res_bead: list[int] = []
+    res_complete: list[bool] = []
     for start, end in zip(starts, ends):
         residue = universe_residues[resindex[start]]
         resname = str(residue.resname)
@@ -196,6 +278,13 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         atom_residue[start:end] = r
         atom_matched[start:end] = tpl.matched
         b0 = len(bead_rows)
+        res_tpl.append(tpl)
+        res_complete.append(not tpl.missing)
+        res_start.append(int(start))
+        res_chain.append(chain)
+        res_backbone.append(tuple(int(start) + x if x >= 0 else -1 for x in tpl.backbone))
+        res_bead.append(b0 + tpl.ca_bead if tpl.ca_bead >= 0 else -1)
+        bonds.extend((int(start) + a, int(start) + b) for a, b in tpl.intra_bonds)
         for bead in tpl.beads:
             bead_rows.append((bead, resname, resid, chain, mset.bead_type(tpl.molecule, bead), r, tpl.molecule.name))
         for b, a, w in tpl.cg:
@@ -210,6 +299,9 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         raise InputError(
             f"no residue of the input is covered by mapping set '{mset.name}' (residue names found: {names_})"
         )
+    link_bonds, residue_next = _link_residues(atoms, res_tpl, res_start, res_chain)
+    bonds.extend(link_bonds)
+    bond_arr = np.unique(np.sort(np.asarray(bonds, dtype=np.int64).reshape(-1, 2), axis=1), axis=0)
     cg_b = np.asarray(cg_b, dtype=np.int64)
     cg_a = np.asarray(cg_a, dtype=np.int64)
     w = np.asarray(cg_w, dtype=float) * masses[cg_a]
@@ -247,5 +339,10 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         residue_ref_atom=np.asarray(residue_ref, dtype=np.int64),
         atom_residue=atom_residue,
         atom_matched=atom_matched,
+        bonds=bond_arr,
+        residue_next=residue_next,
+        residue_backbone=np.asarray(res_backbone, dtype=np.int64).reshape(-1, 3),
+        residue_bead=np.asarray(res_bead, dtype=np.int64),
+        residue_complete=np.asarray(res_complete, dtype=bool),
         issues=tuple(issues),
     )

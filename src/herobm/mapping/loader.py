@@ -25,7 +25,7 @@ __all__ = [
 
 BEAD_TYPES_FILE = "bead_types.yaml"
 SETTINGS_FILE = "settings.yaml"
-_TOP_KEYS = {"molecule", "aliases", "atoms", "description"}
+_TOP_KEYS = {"molecule", "aliases", "atoms", "bonds", "description"}
 _SETTINGS_KEYS = {"name", "description", "weighting"}
 
 
@@ -73,6 +73,19 @@ def molecule_from_text(text: str, source: str = "<string>") -> MoleculeMapping:
             aliases = tuple(_scalar(n, source, "an alias").strip() for n in node.value)
         else:
             aliases = tuple(a.strip() for a in _scalar(node, source, "aliases").split(",") if a.strip())
+    bonds: list[tuple[str, str]] = []
+    if "bonds" in top:
+        node = top["bonds"]
+        items = node.value if isinstance(node, yaml.SequenceNode) else None
+        if items is None:
+            raise MappingSyntaxError(f"{source}:{node.start_mark.line + 1}: 'bonds:' must be a list of 'ATOM ATOM' pairs")
+        for item in items:
+            pair = _scalar(item, source, "a bond").split()
+            if len(pair) != 2:
+                raise MappingSyntaxError(
+                    f"{source}:{item.start_mark.line + 1}: bond '{item.value}' must name two atoms (e.g. 'CA CB', 'C +N')"
+                )
+            bonds.append((pair[0], pair[1]))
     atoms, lines = [], []
     for knode, vnode in top["atoms"].value:
         line_no = knode.start_mark.line + 1
@@ -83,7 +96,9 @@ def molecule_from_text(text: str, source: str = "<string>") -> MoleculeMapping:
         except ValueError as exc:
             raise MappingSyntaxError(f"{source}:{line_no} (atom {key}): {exc}") from None
         lines.append(line_no)
-    return MoleculeMapping(name=name, atoms=tuple(atoms), aliases=aliases, source=source, lines=tuple(lines))
+    return MoleculeMapping(
+        name=name, atoms=tuple(atoms), aliases=aliases, source=source, lines=tuple(lines), bonds=tuple(bonds)
+    )
 
 
 def load_molecule(path: str | os.PathLike) -> MoleculeMapping:
@@ -108,6 +123,10 @@ def dump_molecule(m: MoleculeMapping, header: str | None = None) -> str:
     rows = [format_atom_line(a) for a in m.atoms]
     width = max(len(k) for k, _ in rows) + 1
     out += [f"  {(k + ':').ljust(width)} {v}" for k, v in rows]
+    if m.bonds:
+        pairs = [f"{a} {b}" for a, b in m.bonds]
+        chunks = [", ".join(pairs[k : k + 10]) for k in range(0, len(pairs), 10)]
+        out.append("bonds: [" + ",\n         ".join(chunks) + "]")
     return "\n".join(out) + "\n"
 
 

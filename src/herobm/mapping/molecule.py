@@ -61,6 +61,9 @@ class MoleculeMapping:
     aliases: tuple[str, ...] = ()
     source: str = "<memory>"
     lines: tuple[int, ...] = field(default=(), compare=False)  # file line of each atom
+    # residue template bonds as atom-name pairs; "+N" / "-C" name an atom of the
+    # next / previous residue (links such as the peptide bond)
+    bonds: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         from .validate import validate_molecule
@@ -144,6 +147,13 @@ class MoleculeMapping:
         labelled = [j for j, m in enumerate(line.beads) if m.label is not None]
         total = sum(self.membership_weight(atom, j) for j in labelled)
         return float(self.membership_weight(atom, k) / total)
+
+    def atom_index(self, name: str) -> int:
+        """Index of the line that lists ``name`` (any naming column), -1 if none."""
+        for i, line in enumerate(self.atoms):
+            if name in line.names:
+                return i
+        return -1
 
     def label(self, atom: int, bead: str) -> HierarchyLabel | None:
         for m in self.atoms[atom].beads:

@@ -35,6 +35,15 @@ def validate_molecule(m: "MoleculeMapping") -> None:
                 )
             seen[name] = i
 
+    for a, b in m.bonds:
+        for name in (a, b):
+            if name[:1] in "+-":
+                continue
+            if m.atom_index(name) < 0:
+                raise MappingError(f"{m.source}: bond {a}-{b} of {m.name} names atom {name}, which has no line")
+        if a[:1] in "+-" and b[:1] in "+-":
+            raise MappingError(f"{m.source}: bond {a}-{b} of {m.name} joins two other residues")
+
     for bead, members in m.members.items():
         # hierarchy ids unique per level, anchors exist one level up
         ids: dict[tuple[int, str], int] = {}
