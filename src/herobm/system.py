@@ -134,6 +134,7 @@ class _Template:
     name_to_local: dict[str, int]  # every name of every matched line -> local atom
     backbone: tuple[int, int, int]  # local N, CA, C (-1 if absent)
     ca_bead: int  # bead (template order) holding CA, -1 if none
+    empty_beads: tuple[str, ...]  # beads with no centre atom present
 
 
 def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Template:
@@ -181,6 +182,7 @@ def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Templ
     return _Template(
         molecule, beads, cg, slots, match.missing_required, match.unmapped, matched,
         intra, links, name_to_local, backbone, ca_bead,
+        tuple(bead for b, bead in enumerate(beads) if not any(e[0] == b for e in cg)),
     )
 
 
@@ -268,6 +270,10 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         if tpl is None:
             issues.append(ResidueIssue("unknown", resname, resid, chain))
             unknown_seen.add(resname)
+            continue
+        if tpl.empty_beads:
+            # a bead none of whose centre atoms is present cannot be placed: skip the residue
+            issues.append(ResidueIssue("missing", resname, resid, chain, tpl.missing or tpl.empty_beads))
             continue
         if tpl.missing:
             issues.append(ResidueIssue("missing", resname, resid, chain, tpl.missing))

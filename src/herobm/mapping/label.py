@@ -22,7 +22,7 @@ from .grammar import HierarchyLabel
 from .molecule import MoleculeMapping
 from .validate import MappingError
 
-__all__ = ["auto_label", "is_hydrogen_name", "label_ids"]
+__all__ = ["auto_label", "is_hydrogen_name", "label_ids", "with_template_bonds"]
 
 
 def is_hydrogen_name(name: str) -> bool:
@@ -188,3 +188,34 @@ def auto_label(
         )
         atoms.append(replace(line, beads=beads))
     return replace(m, atoms=tuple(atoms))
+
+
+def with_template_bonds(
+    m: MoleculeMapping,
+    bonds: Iterable[tuple[str, str]],
+    links: Iterable[tuple[str, str]] = (),
+    hydrogens: Collection[str] | None = None,
+) -> MoleculeMapping:
+    """Return ``m`` with its ``bonds:`` template set to the bonds among its heavy atoms
+    (written with each atom's first name, in the given order, without repeats) followed
+    by ``links`` to neighbouring residues such as ``("C", "+N")``."""
+    index: dict[str, int] = {}
+    for i, line in enumerate(m.atoms):
+        for n in line.names:
+            index.setdefault(n, i)
+
+    def heavy(i: int) -> bool:
+        names = m.atoms[i].names
+        if hydrogens is not None:
+            return not any(n in hydrogens for n in names)
+        return not is_hydrogen_name(names[0])
+
+    seen: set[frozenset] = set()
+    out: list[tuple[str, str]] = []
+    for a, b in bonds:
+        if a in index and b in index and index[a] != index[b] and heavy(index[a]) and heavy(index[b]):
+            key = frozenset((index[a], index[b]))
+            if key not in seen:
+                seen.add(key)
+                out.append((m.atoms[index[a]].name, m.atoms[index[b]].name))
+    return replace(m, bonds=tuple(out) + tuple(links))

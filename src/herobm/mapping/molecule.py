@@ -100,10 +100,15 @@ class MoleculeMapping:
         return {b: tuple(v) for b, v in out.items()}
 
     def membership_weight(self, atom: int, k: int) -> Fraction:
-        """Share of atom ``atom`` given to its ``k``-th bead (explicit or equal split)."""
+        """Share of atom ``atom`` in the centre of its ``k``-th bead: the explicit weight,
+        else an equal split over the beads where it is not excluded ('!' beads get 0)."""
         line = self.atoms[atom]
-        w = line.beads[k].weight
-        return w if w is not None else Fraction(1, len(line.beads))
+        mem = line.beads[k]
+        if mem.excluded:
+            return Fraction(0)
+        if mem.weight is not None:
+            return mem.weight
+        return Fraction(1, sum(1 for b in line.beads if not b.excluded))
 
     @cached_property
     def centre_weights(self) -> dict[str, tuple[tuple[int, float], ...]]:
@@ -117,10 +122,7 @@ class MoleculeMapping:
             if cm:
                 out[bead] = tuple((a, 1.0 if a == cm[0] else 0.0) for a, _ in mem)
             else:
-                out[bead] = tuple(
-                    (a, 0.0 if self.atoms[a].beads[k].excluded else float(self.membership_weight(a, k)))
-                    for a, k in mem
-                )
+                out[bead] = tuple((a, float(self.membership_weight(a, k))) for a, k in mem)
         return out
 
     @cached_property
@@ -146,6 +148,8 @@ class MoleculeMapping:
         line = self.atoms[atom]
         labelled = [j for j, m in enumerate(line.beads) if m.label is not None]
         total = sum(self.membership_weight(atom, j) for j in labelled)
+        if total == 0:  # rebuilt only from beads it is excluded from: equal split
+            return 1.0 / len(labelled)
         return float(self.membership_weight(atom, k) / total)
 
     def atom_index(self, name: str) -> int:

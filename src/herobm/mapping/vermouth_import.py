@@ -68,7 +68,9 @@ def vermouth_molecule(name: str, ff_from: str = "charmm", ff_to: str = "martini3
         for bead, w in items:
             bead_name = vm.block_to.nodes[bead].get("atomname", bead) if bead in vm.block_to.nodes else bead
             weight = None
-            if len(items) > 1 and w > 0 and not equal:
+            # explicit weights also when some beads are '!': the default equal split would
+            # count the excluded beads ('X SC1 !SC2' must weigh 1 in SC1, not 1/2)
+            if len(items) > 1 and w > 0 and (not equal or len(positive) < len(items)):
                 weight = Fraction(w / sum(positive)).limit_denominator(100)
             members.append(BeadMembership(bead=str(bead_name), excluded=(w == 0), weight=weight))
         atoms.append(AtomLine(names=(str(atom_name),), beads=tuple(members)))
