@@ -33,7 +33,7 @@ def mset():
 def _assert_ok(report, molecules):
     assert report.issues == ()
     assert report.ok, report.summary()
-    assert report.max_error < 1e-3
+    assert report.max_error < 1e-4  # issue #3: exact rebuild from true vectors
     assert sorted(m.molecule for m in report.molecules) == sorted(molecules)
     for m in report.molecules:
         assert m.n_mapped == m.n_atoms
@@ -61,7 +61,7 @@ def test_memprot_yiip_system():
     selection = "all" if proteins_present else "not protein"
     report = check_mapping(GRO_MEMPROT, "martini3", selection=selection)
     assert report.issues == (), report.summary()
-    assert report.ok and report.max_error < 1e-3
+    assert report.ok and report.max_error < 1e-4
     names = {m.molecule: m for m in report.molecules}
     assert names["POPE"].n_residues == 221 and names["POPG"].n_residues == 55
     assert names["ZNM"].n_residues == 8 and names["ZNM"].n_rebuilt == 56  # zinc + 6 dummies each
