@@ -1,0 +1,59 @@
+"""Hyperparameters of the network, as a frozen dataclass loadable from YAML."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from ..errors import InputError
+
+__all__ = ["ModelConfig"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network hyperparameters (lengths in Å).
+
+    ``n_bead_types`` and ``n_vectors`` come from the mapping set (number of
+    bead types, most rebuilt atoms in any bead); the rest shapes the network.
+    """
+
+    n_bead_types: int
+    n_vectors: int
+    cutoff: float = 8.0
+    num_layers: int = 2
+    latent_dim: int = 64  # invariant edge latent
+    mul: int = 12  # channels of every equivariant irrep
+    lmax: int = 2
+    correlation: int = 3  # body order of the node product basis (2 or 3)
+    num_basis: int = 8  # Bessel radial functions
+    envelope_p: int = 6  # polynomial cutoff envelope
+    type_embed_dim: int = 16
+    avg_num_neighbors: float = 30.0  # normaliser of neighbourhood sums
+    vector_length: str = "free"  # "free" | "learned" (length per (type, slot), modulated ±50%)
+
+    def __post_init__(self) -> None:
+        if self.vector_length not in ("free", "learned"):
+            raise InputError(f"vector_length must be 'free' or 'learned', got '{self.vector_length}'")
+        if self.correlation not in (1, 2, 3):
+            raise InputError(f"correlation must be 1, 2 or 3, got {self.correlation}")
+        if self.cutoff <= 0 or self.num_layers < 1 or self.mul < 1 or self.lmax < 1:
+            raise InputError("cutoff, num_layers, mul and lmax must be positive (lmax >= 1)")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"unknown model option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> "ModelConfig":
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls.from_dict({**data, **overrides})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
