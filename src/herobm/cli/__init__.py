@@ -41,6 +41,7 @@ def main() -> None:
 
 
 from . import dataset as _dataset  # noqa: E402,F401  (registers commands)
+from . import corpus as _corpus  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
 from . import map as _map  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
