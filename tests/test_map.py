@@ -161,3 +161,22 @@ def test_bad_frames_and_outputs(tmp_path, cli):
     assert result.exit_code == 1 and "output must be .pdb or .gro" in result.output
     result = cli("map", PDB_small, "-o", tmp_path / "cg.pdb", "--selection", "resname NOPE")
     assert result.exit_code == 1 and "matches no atoms" in result.output
+
+
+def test_atoms_without_element_get_a_mass(martini3):
+    """1ahsA (MDAnalysisTests' DSSP set) leaves the element column blank for some side-chain
+    atoms, so MDAnalysis gives them mass 0; their element comes from the atom name."""
+    import glob
+    import os
+
+    import MDAnalysisTests
+
+    path = glob.glob(os.path.join(os.path.dirname(MDAnalysisTests.__file__), "data", "dssp", "1ahsA.pdb.gz"))[0]
+    u = mda.Universe(path, format="PDB")
+    tyr = u.select_atoms("resname TYR and resid 129")
+    assert (tyr.masses == 0).any()  # the data really lacks them
+    system = map_atoms(u.select_atoms("protein"), martini3)
+    beads = system.bead_resid == 129
+    sc2 = np.flatnonzero(beads & (system.bead_name == "SC2"))[0]
+    w = system.cg_weight[system.cg_bead == sc2]
+    assert np.allclose(sorted(w), [0.5, 0.5], atol=0.05)  # CD1 + CE1 (+ no H), equal carbons

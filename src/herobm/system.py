@@ -186,6 +186,18 @@ def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Templ
     )
 
 
+def _atom_masses(atoms) -> np.ndarray:
+    """Atom masses (u) from the topology; atoms without one (e.g. a PDB with an empty
+    element column) get the mass of the element their name starts with."""
+    from MDAnalysis.guesser.tables import masses as table
+
+    m = np.asarray(atoms.masses, dtype=float).copy()
+    for k in np.flatnonzero(~(m > 0)):
+        name = str(atoms.names[k]).lstrip("0123456789")
+        m[k] = table.get(name[:1].upper(), 0.0)
+    return m
+
+
 MAX_LINK_LENGTH = 2.5  # Å; a template link longer than this is a chain break
 
 
@@ -232,7 +244,7 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     n_input = len(atoms)
     if n_input == 0:
         raise InputError("the selection contains no atoms")
-    masses = np.asarray(atoms.masses, dtype=float) if mset.weighting == "mass" else np.ones(n_input)
+    masses = _atom_masses(atoms) if mset.weighting == "mass" else np.ones(n_input)
     names = np.asarray(atoms.names).astype(str)
     # residues in input order, by contiguous runs of resindex
     resindex = np.asarray(atoms.resindices)
