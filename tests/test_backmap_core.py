@@ -7,7 +7,7 @@ import pytest
 from MDAnalysisTests.datafiles import GRO_MEMPROT, PDB_helix
 
 from herobm import InputError, load_mapping_set, map_structure
-from herobm.backmap import backmap
+from herobm.backmap import backmap_with_predictor as backmap
 from herobm.reconstruct import slot_vectors
 
 
@@ -52,6 +52,7 @@ def test_oracle_round_trip_through_files(tmp_path, source, selection, mapping):
     assert np.abs(out.atoms.positions - factory.truth).max() < 2e-3  # PDB keeps 0.001 Å
     heavy = original.select_atoms("not name H*")
     assert report.n_atoms == len(heavy)
+    assert set(out.atoms.elements) <= {"C", "N", "O", "S", "P"}  # CA is the alpha carbon, not calcium
 
 
 def test_missing_bead_and_unknown_names(tmp_path):

@@ -57,11 +57,17 @@ class BeadSystem:
         return len(self.atom_name)
 
 
-def _element(name: str) -> str:
+_ION_ELEMENTS = {"NA": "Na", "CL": "Cl", "K": "K", "CA": "Ca", "MG": "Mg", "ZN": "Zn", "FE": "Fe", "MN": "Mn", "CU": "Cu",
+                 "BR": "Br", "LI": "Li", "CS": "Cs", "RB": "Rb", "SOD": "Na", "CLA": "Cl", "POT": "K", "CAL": "Ca", "ZND": "Zn"}
+
+
+def _element(name: str, single_atom: bool = False) -> str:
+    """Element of an output atom: from the first letter of its name, except for a
+    single-atom molecule (an ion), whose name may be a two-letter element (CA = calcium
+    only there; in a residue CA is the alpha carbon)."""
     stripped = name.lstrip("0123456789")
-    two = stripped[:2].capitalize()
-    if two in ("Cl", "Br", "Na", "Mg", "Zn", "Ca", "Fe", "Mn", "Cu") and stripped[:2].isupper() and len(stripped) <= 2:
-        return two
+    if single_atom and stripped.upper() in _ION_ELEMENTS:
+        return _ION_ELEMENTS[stripped.upper()]
     return stripped[:1].upper()
 
 
@@ -71,6 +77,7 @@ class _ResidueLayout:
     bead_order: list[int]  # input bead k of the residue -> mapping bead index
     slots: list[tuple[int, int, int, int, int, float]]  # (mapping bead, j, level, local anchor slot, local atom, w)
     atom_names: list[str]
+    atom_elements: list[str]
     bonds: list[tuple[int, int]]
     links: list[tuple[int, str, str]]
     name_to_local: dict[str, int]
@@ -112,7 +119,8 @@ def _layout(mset: MappingSet, m: MoleculeMapping, bead_names: tuple[str, ...], t
             if any(s.atom == ca_line for s in m.slots[bead]):
                 ca_bead = b
                 break
-    return _ResidueLayout(m, order, slots, names, bonds, links, name_to_local, ca_bead)
+    elements = [_element(n, single_atom=len(names) == 1) for n in names]
+    return _ResidueLayout(m, order, slots, names, elements, bonds, links, name_to_local, ca_bead)
 
 
 def _choose_molecule(mset: MappingSet, resname: str, bead_names: tuple[str, ...], where: str) -> MoleculeMapping:
@@ -191,7 +199,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     cache: dict[tuple, _ResidueLayout] = {}
     b_in, b_type, b_res = [], [], []
     slots: list[tuple] = []
-    a_name, a_res = [], []
+    a_name, a_res, a_elem = [], [], []
     r_name, r_id, r_chain, r_mol, r_bead = [], [], [], [], []
     bonds: list[tuple[int, int]] = []
     layouts: list[_ResidueLayout] = []
@@ -214,6 +222,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         for mb, j, level, anchor, atom, w in lay.slots:
             slots.append((b0 + mb, j, level, anchor + s0 if anchor >= 0 else -1, a0 + atom, w))
         a_name += lay.atom_names
+        a_elem += lay.atom_elements
         a_res += [r] * len(lay.atom_names)
         bonds += [(a0 + i, a0 + j) for i, j in lay.bonds]
         r_name.append(resname)
@@ -249,7 +258,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         slot_weight=w / wsum[slot_atom],
         atom_name=np.asarray(a_name).astype(str),
         atom_residue=np.asarray(a_res, dtype=np.int64),
-        atom_element=np.asarray([_element(x) for x in a_name]).astype(str),
+        atom_element=np.asarray(a_elem).astype(str),
         residue_name=np.asarray(r_name).astype(str),
         residue_id=np.asarray(r_id, dtype=np.int64),
         residue_chain=np.asarray(r_chain).astype(str),

@@ -1,0 +1,111 @@
+"""The refinement steps chained: for a backmapped frame (:func:`refine_frame`) or a file
+(:func:`refine_structure`). Positions in Å."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backbone import backbone_indices, optimize_backbone
+from .forcefield import DEFAULT_FORCEFIELD
+from .hydrogens import Protonated, add_hydrogens
+from .minimize import Minimized, minimize
+from .topology import Structure, topology_from_system, write_structure
+
+__all__ = ["RefineReport", "refine_frame", "refine_structure"]
+
+
+@dataclass
+class RefineReport:
+    """What the refinement did; ``summary()`` is what a command prints."""
+
+    topology: object
+    positions: np.ndarray  # (A, 3) Å, refined
+    protonated: Protonated
+    minimized: Minimized | None
+    backbone_seconds: float = 0.0
+    hydrogen_seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [self.protonated.summary() + f" ({self.hydrogen_seconds:.1f} s)"]
+        if self.backbone_seconds:
+            lines.insert(0, f"backbone optimised ({self.backbone_seconds:.1f} s)")
+        if self.minimized is not None:
+            lines.append(self.minimized.summary())
+        lines += [f"wrote {o}" for o in self.outputs]
+        return "\n".join(lines)
+
+
+def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb):
+    t0 = time.perf_counter()
+    prot = add_hydrogens(st, ph=ph, forcefield=forcefield, platform=platform, strict=strict)
+    t_h = time.perf_counter() - t0
+    mini = None
+    pos = prot.positions
+    if do_minimize:
+        mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield, strict=strict)
+        pos = mini.positions
+    report = RefineReport(prot.topology, pos, prot, mini, t_bb, t_h)
+    if output is not None:
+        write_structure(output, prot.topology, pos)
+        report.outputs.append(str(output))
+    return report
+
+
+def refine_frame(
+    system,
+    positions: np.ndarray,
+    phi_psi: np.ndarray | None = None,
+    *,
+    backbone: bool = True,
+    ph: float = 7.0,
+    tolerance: float = 500.0,
+    platform: str = "auto",
+    max_iterations: int = 0,
+    forcefield=DEFAULT_FORCEFIELD,
+    do_minimize: bool = True,
+    strict: bool = False,
+    output: str | os.PathLike | None = None,
+) -> RefineReport:
+    """Refine one backmapped frame of a :class:`herobm.cg_system.BeadSystem`:
+    backbone (with the network's φ/ψ, (R, 2) radians, NaN = none) -> hydrogens ->
+    minimisation; optionally written to ``output``. ``positions``: (A, 3) Å."""
+    x = np.asarray(positions, dtype=np.float64)
+    t_bb = 0.0
+    if backbone:
+        t0 = time.perf_counter()
+        idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+        phi = psi = None
+        if phi_psi is not None:
+            phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
+        x = optimize_backbone(
+            x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], system.residue_next, phi, psi,
+            oxt=idx[:, 4], resnames=system.residue_name,
+        )
+        t_bb = time.perf_counter() - t0
+    st = topology_from_system(system, x)
+    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb)
+
+
+def refine_structure(
+    input,
+    output: str | os.PathLike | None = None,
+    *,
+    ph: float = 7.0,
+    tolerance: float = 500.0,
+    platform: str = "auto",
+    max_iterations: int = 0,
+    forcefield=DEFAULT_FORCEFIELD,
+    do_minimize: bool = True,
+    strict: bool = False,
+) -> RefineReport:
+    """Hydrogens and minimisation for a structure file (or anything
+    :func:`herobm.refine.hydrogens.add_hydrogens` reads); written to ``output`` (.pdb/.cif)."""
+    from .topology import read_structure
+
+    st = input if isinstance(input, Structure) else read_structure(input)
+    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, 0.0)
