@@ -22,7 +22,7 @@ from .model.chunking import forward_chunked, spatial_chunks
 from .model.graph import Graph, edge_flags, neighbour_list
 from .reconstruct import RebuildIndex, rebuild_atoms
 
-__all__ = ["VectorPredictor", "model_predictor", "rebuild_frame", "aa_universe", "BackmapReport", "backmap"]
+__all__ = ["VectorPredictor", "model_predictor", "rebuild_frame", "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor"]
 
 # bead positions (B, 3) Å and box -> vectors (B, N, 3) Å
 VectorPredictor = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
@@ -100,6 +100,36 @@ class BackmapReport:
 
 
 def backmap(
+    input: str | os.PathLike,
+    model: str | os.PathLike,
+    output: str | os.PathLike,
+    traj: list[str] | str | None = None,
+    traj_out: str | os.PathLike | None = None,
+    frames: str | None = None,
+    selection: str = "all",
+    strict: bool = False,
+    max_beads_per_chunk: int = 5000,
+    device: str = "auto",
+    progress: bool = False,
+) -> BackmapReport:
+    """Backmap a CG structure (and trajectory) with a trained model checkpoint.
+
+    ``model`` is a checkpoint path (see ``herobm train``); its stored mapping set
+    decides which residues are covered. Residues it does not cover are skipped with a
+    note (``strict``: an error). The network runs on spatial chunks of at most
+    ``max_beads_per_chunk`` beads (plus their neighbours), on CUDA when available.
+    """
+    from .train.checkpoint import load_model
+
+    dev = resolve_device(device)
+    net, mset = load_model(model, device=dev)
+    return backmap_with_predictor(
+        input, lambda system: model_predictor(net, system, max_beads_per_chunk, dev), mset, output,
+        traj=traj, traj_out=traj_out, frames=frames, selection=selection, strict=strict, progress=progress,
+    )
+
+
+def backmap_with_predictor(
     input: str | os.PathLike,
     predictor_factory: Callable[[BeadSystem], VectorPredictor],
     mapping: MappingSet,
