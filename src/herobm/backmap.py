@@ -21,6 +21,7 @@ from .mapping import MappingSet
 from .model.chunking import forward_chunked, spatial_chunks
 from .model.graph import Graph, edge_flags, neighbour_list
 from .reconstruct import RebuildIndex, rebuild_atoms
+from .train.checkpoint import resolve_device
 
 __all__ = ["VectorPredictor", "model_predictor", "rebuild_frame", "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor"]
 
@@ -29,15 +30,6 @@ VectorPredictor = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 
 STRUCTURE_OUT = (".pdb", ".gro", ".cif")
 TRAJ_OUT = (".xtc", ".dcd", ".trr")
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(device)
 
 
 def model_predictor(model, system: BeadSystem, max_beads: int = 5000, device: torch.device | str = "cpu") -> VectorPredictor:

@@ -31,17 +31,19 @@ def main() -> None:
     """herobm: backmap coarse-grained (CG) structures to all-atom ones.
 
     \b
-    Commands for the mapping layer:
       herobm map            all-atom structure/trajectory -> CG structure/trajectory
-      herobm mapping check  coverage and exact round trip of a mapping on a structure
-      herobm mapping label  write hierarchy labels for a bare atom->bead mapping
-      herobm mapping import-vermouth  convert a Martini 3 mapping shipped by vermouth
-      herobm mapping list   the shipped mapping sets and their molecules
+      herobm mapping ...    check, label, import-vermouth, list mapping files
+      herobm dataset ...    corpus, build, info: training data
+      herobm train          train the network from a YAML config
+      herobm backmap        CG structure/trajectory -> all-atom, with a trained model
+      herobm evaluate       compare a backmapped structure with the reference
     """
 
 
-from . import dataset as _dataset  # noqa: E402,F401  (registers commands)
+from . import backmap as _backmap  # noqa: E402,F401  (registers commands)
+from . import dataset as _dataset  # noqa: E402,F401
 from . import corpus as _corpus  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
 from . import map as _map  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401
