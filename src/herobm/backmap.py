@@ -16,7 +16,7 @@ import torch
 from .cg_system import BeadSystem, map_beads
 from .coarse_grain import check_finite
 from .errors import InputError
-from .io import atomic_output, load_universe, make_universe, parse_frames, select_atoms
+from .io import load_universe, make_universe, parse_frames, select_atoms, write_frames
 from .mapping import MappingSet
 from .model.chunking import forward_chunked, spatial_chunks
 from .model.graph import Graph, edge_flags, neighbour_list
@@ -157,22 +157,5 @@ def backmap_with_predictor(
         box = u.dimensions if u.dimensions is not None and np.all(u.dimensions[:3] > 0) else None
         return rebuild_frame(system, bead_pos, predict(bead_pos, box))
 
-    outputs = []
-    u.trajectory[frame_ids[0]]
-    aa.atoms.positions = current()
-    aa.dimensions = u.dimensions
-    with atomic_output(output) as tmp:
-        aa.atoms.write(tmp)
-    outputs.append(str(output))
-    if traj_out is not None:
-        import MDAnalysis as mda
-        from tqdm.auto import tqdm
-
-        with atomic_output(traj_out) as tmp, mda.Writer(tmp, n_atoms=system.n_atoms) as w:
-            for f in tqdm(frame_ids, desc="backmapping", unit="frame", disable=not progress):
-                u.trajectory[f]
-                aa.atoms.positions = current()
-                aa.dimensions = u.dimensions
-                w.write(aa.atoms)
-        outputs.append(str(traj_out))
+    outputs = write_frames(u, aa, current, frame_ids, output, traj_out, progress, desc="backmapping")
     return BackmapReport(system.n_beads, system.n_atoms, len(frame_ids) if traj_out else 1, notes, outputs)

@@ -8,14 +8,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import MDAnalysis as mda
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["load_universe", "select_atoms", "parse_frames", "atomic_output", "make_universe", "STRUCTURE_FORMATS"]
+__all__ = ["load_universe", "select_atoms", "parse_frames", "atomic_output", "make_universe", "write_frames", "STRUCTURE_FORMATS"]
 
 STRUCTURE_FORMATS = (".pdb", ".gro", ".cif", ".pqr", ".crd")
 
@@ -123,3 +123,36 @@ def make_universe(
     # PDB chain identifiers have one character; longer labels (segids) stay in segids only
     u.add_TopologyAttr("chainIDs", np.asarray([c if len(c) == 1 else "" for c in chains], dtype=object))
     return u
+
+
+def write_frames(
+    source: mda.Universe,
+    target: mda.Universe,
+    positions: Callable[[], np.ndarray],
+    frame_ids: range,
+    output: str | os.PathLike,
+    traj_out: str | os.PathLike | None = None,
+    progress: bool = False,
+    desc: str = "frames",
+) -> list[str]:
+    """Write ``target`` with ``positions()`` (Å) computed at each frame of ``source``:
+    the first frame to ``output``, all of them to ``traj_out`` when given, streaming
+    and atomically. Boxes follow ``source``. Returns the paths written."""
+    from tqdm.auto import tqdm
+
+    def load(f: int) -> None:
+        source.trajectory[f]
+        target.atoms.positions = positions()
+        target.dimensions = source.dimensions
+
+    load(frame_ids[0])
+    with atomic_output(output) as tmp:
+        target.atoms.write(tmp)
+    written = [str(output)]
+    if traj_out is not None:
+        with atomic_output(traj_out) as tmp, mda.Writer(tmp, n_atoms=len(target.atoms)) as writer:
+            for f in tqdm(frame_ids, desc=desc, unit="frame", disable=not progress):
+                load(f)
+                writer.write(target.atoms)
+        written.append(str(traj_out))
+    return written

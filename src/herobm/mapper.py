@@ -11,7 +11,7 @@ import torch
 
 from .coarse_grain import bead_positions, check_finite, make_residues_whole
 from .errors import InputError
-from .io import atomic_output, load_universe, make_universe, parse_frames, select_atoms
+from .io import load_universe, make_universe, parse_frames, select_atoms, write_frames
 from .mapping import MappingSet, load_mapping_set
 from .reconstruct import RebuildIndex, rebuild_atoms, true_vectors
 from .system import MappedSystem, ResidueIssue, map_atoms
@@ -104,26 +104,7 @@ def map_structure(
         whole = make_residues_whole(system, pos, u.dimensions)
         return np.asarray(cgm @ whole)
 
-    outputs = []
-    u.trajectory[frame_ids[0]]
-    cg.atoms.positions = beads_of_current_frame()
-    cg.dimensions = u.dimensions
-    with atomic_output(output) as tmp:
-        cg.atoms.write(tmp)
-    outputs.append(str(output))
-    if traj_out is not None:
-        from tqdm.auto import tqdm
-
-        with atomic_output(traj_out) as tmp:
-            import MDAnalysis as mda
-
-            with mda.Writer(tmp, n_atoms=system.n_beads) as writer:
-                for f in tqdm(frame_ids, desc="mapping frames", unit="frame", disable=not progress):
-                    u.trajectory[f]
-                    cg.atoms.positions = beads_of_current_frame()
-                    cg.dimensions = u.dimensions
-                    writer.write(cg.atoms)
-        outputs.append(str(traj_out))
+    outputs = write_frames(u, cg, beads_of_current_frame, frame_ids, output, traj_out, progress, desc="mapping")
     molecules = Counter(system.bead_molecule[np.unique(system.bead_residue, return_index=True)[1]])
     return MapReport(len(atoms), system.n_beads, len(frame_ids) if traj_out else 1, molecules, system.issues, outputs)
 
