@@ -19,7 +19,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import resource
 import statistics
 import sys

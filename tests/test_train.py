@@ -37,7 +37,6 @@ from herobm.train import (
     load_checkpoint,
     load_model,
     make_batch,
-    make_frame,
     save_checkpoint,
     train,
 )

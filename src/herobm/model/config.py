@@ -44,11 +44,18 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        types = {f.name: f.type for f in fields(cls)}
+        unknown = set(d) - set(types)
         if unknown:
             raise InputError(f"unknown model option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        out = {}
+        for k, v in d.items():  # YAML reads 1e1 as a string: coerce numbers, name the bad ones
+            kind = {"int": int, "float": float}.get(str(types[k]))
+            try:
+                out[k] = kind(v) if kind is not None and not isinstance(v, bool) else v
+            except (TypeError, ValueError):
+                raise InputError(f"model option {k}: '{v}' is not a number") from None
+        return cls(**out)
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "ModelConfig":
