@@ -1,44 +1,56 @@
 """``herobm backmap``: CG structures/trajectories in, all-atom structures/trajectories out.
 
-Data flow: CG file -> :func:`herobm.cg_system.map_beads` (arrays) -> bead graph ->
-network vectors (chunk by chunk, bounded memory) -> :func:`rebuild_atoms` -> file.
+Data flow: CG file -> residues assigned to models (each model's mapping set and the bead
+types it was trained on decide what it covers; water and ions by rule) ->
+:func:`herobm.cg_system.map_beads` per model (arrays) -> bead graph -> network vectors
+(chunk by chunk, bounded memory) -> :func:`rebuild_atoms` -> parts merged in input
+order (:mod:`herobm.assembly`) -> optional refinement (:mod:`herobm.refine`) -> file.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing
 import os
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
+from .assembly import Assembly, OutputTopology, merge_parts, topology_of_openmm, topology_of_system
 from .cg_system import BeadSystem, map_beads
 from .coarse_grain import check_finite
 from .errors import InputError
-from .io import load_universe, make_universe, parse_frames, select_atoms, write_frames
+from .io import load_universe, make_universe, parse_frames, select_atoms, write_stream
 from .mapping import MappingSet
 from .model.chunking import forward_chunked, spatial_chunks
 from .model.graph import Graph, edge_flags, neighbour_list
 from .reconstruct import RebuildIndex, rebuild_atoms
+from .solvent import SolventRule, place_solvent, solvent_rule
 from .train.checkpoint import resolve_device
 
-__all__ = ["VectorPredictor", "model_predictor", "rebuild_frame", "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor"]
+__all__ = ["VectorPredictor", "ModelSpec", "RefineOptions", "model_predictor", "checkpoint_spec", "rebuild_frame",
+           "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor", "backmap_with_specs"]
 
-# bead positions (B, 3) Å and box -> vectors (B, N, 3) Å
-VectorPredictor = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+# bead positions (B, 3) Å and box -> vectors (B, N, 3) Å, or {"vectors": ..., "dihedrals": (B, 2, 2)}
+VectorPredictor = Callable[[np.ndarray, np.ndarray | None], "np.ndarray | dict"]
 
 STRUCTURE_OUT = (".pdb", ".gro", ".cif")
 TRAJ_OUT = (".xtc", ".dcd", ".trr")
 
 
 def model_predictor(model, system: BeadSystem, max_beads: int = 5000, device: torch.device | str = "cpu") -> VectorPredictor:
-    """A predictor running ``model`` on spatial chunks of at most ``max_beads`` beads."""
+    """A predictor running ``model`` on spatial chunks of at most ``max_beads`` beads;
+    returns ``{"vectors": (B, N, 3) Å, "dihedrals": (B, 2, 2) [φ|ψ] x [cos|sin]}``."""
     device = torch.device(device)
     dtype = next(model.parameters()).dtype
     cutoff = model.cfg.cutoff
 
-    def predict(bead_pos: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+    def predict(bead_pos: np.ndarray, box: np.ndarray | None) -> dict:
         ei, shift = neighbour_list(bead_pos, cutoff, box)
         flags = edge_flags(ei, system.bead_residue, system.residue_next)
         graph = Graph(
@@ -46,8 +58,9 @@ def model_predictor(model, system: BeadSystem, max_beads: int = 5000, device: to
             torch.as_tensor(shift, dtype=dtype), torch.as_tensor(flags),
         ).to(device)
         chunks = spatial_chunks(bead_pos, max_beads, system.bead_residue)
-        out = forward_chunked(model, graph, chunks)
-        return out["vectors"].double().cpu().numpy()
+        with torch.no_grad():
+            out = forward_chunked(model, graph, chunks)
+        return {k: v.double().cpu().numpy() for k, v in out.items()}
 
     return predict
 
@@ -63,7 +76,7 @@ def rebuild_frame(system: BeadSystem, bead_pos: np.ndarray, vectors: np.ndarray)
     return x.numpy()
 
 
-def aa_universe(system: BeadSystem):
+def aa_universe(system: BeadSystem | OutputTopology):
     """An MDAnalysis Universe of the output atoms (names, residues, chains, elements)."""
     r = system.atom_residue
     u = make_universe(
@@ -74,51 +87,501 @@ def aa_universe(system: BeadSystem):
     return u
 
 
+# --- models -------------------------------------------------------------------------
+
+
+@dataclass
+class ModelSpec:
+    """A model as backmapping sees it: its mapping set, the bead types it was trained on
+    (None: all of the set) and a factory turning a :class:`BeadSystem` into a predictor."""
+
+    name: str
+    mapping: MappingSet
+    predictor_factory: Callable[[BeadSystem], VectorPredictor]
+    trained_types: frozenset[int] | None = None
+
+    def covers(self, molecule) -> bool:
+        """Whether every bead type of ``molecule`` (a MoleculeMapping of this set) was trained."""
+        if self.trained_types is None:
+            return True
+        return all(self.mapping.bead_type(molecule, b) in self.trained_types for b in molecule.beads)
+
+
+def checkpoint_spec(model: str | os.PathLike, device: str | torch.device = "auto", max_beads: int = 5000) -> ModelSpec:
+    """A :class:`ModelSpec` from a checkpoint path or a shipped model name (``herobm models``)."""
+    from .models import resolve_model
+    from .train.checkpoint import build_model, load_checkpoint, restore_mapping
+
+    path = resolve_model(model)
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(path)
+    net = build_model(ckpt, dev)
+    mset = restore_mapping(ckpt)
+    types = ckpt.get("trained_bead_types")
+    name = (ckpt.get("info") or {}).get("name") or Path(path).stem
+    return ModelSpec(name, mset, lambda system: model_predictor(net, system, max_beads, dev),
+                     frozenset(int(t) for t in types) if types is not None else None)
+
+
+# --- planning: which residue goes where ---------------------------------------------
+
+
+@dataclass
+class _ModelPart:
+    spec: ModelSpec
+    system: BeadSystem
+    beads: np.ndarray  # (B,) bead index in the input selection, system bead order
+    predict: VectorPredictor
+
+
+@dataclass
+class _SolventPart:
+    beads: np.ndarray  # (n,) bead index in the input selection
+    counts: np.ndarray  # (n,) molecules per bead
+
+
+@dataclass
+class _Plan:
+    models: list[_ModelPart]
+    solvent: _SolventPart | None
+    assembly: Assembly
+    notes: list[str]
+    n_beads: int
+
+
+def _residue_label(resname: str, names: tuple[str, ...]) -> str:
+    return f"{resname} ({' '.join(names)})"
+
+
+def _plan(beads, specs: list[ModelSpec], strict: bool, where: str) -> _Plan:
+    """Assign every CG residue of ``beads`` to a model or a solvent rule; build the parts."""
+    if len(beads) == 0:
+        raise InputError(f"{where}: the selection contains no beads")
+    names = np.asarray(beads.names).astype(str)
+    resindex = np.asarray(beads.resindices)
+    starts = np.flatnonzero(np.r_[True, resindex[1:] != resindex[:-1]])
+    ends = np.r_[starts[1:], len(beads)]
+    resnames = np.asarray(beads.resnames).astype(str)
+    owner = np.full(len(beads), -2, dtype=np.int64)  # model index, -1 solvent, -2 none
+    solvent_rules: dict[int, SolventRule] = {}
+    uncovered: Counter = Counter()
+    untrained: Counter = Counter()
+    examples: dict[str, str] = {}
+    n_exact, mismatch = 0, None
+    for s, e in zip(starts, ends):
+        resname, bead_names = resnames[s], tuple(names[s:e])
+        rule = solvent_rule(resname, bead_names)
+        if rule is not None:
+            owner[s:e] = -1
+            solvent_rules[int(s)] = rule
+            continue
+        fallback = chosen = -1
+        for k, spec in enumerate(specs):
+            cands = spec.mapping.by_resname.get(resname)
+            if not cands:
+                continue
+            m = next((c for c in cands if sorted(c.beads) == sorted(bead_names)), None)
+            if m is None:
+                fallback = k if fallback < 0 else fallback
+                continue
+            if spec.covers(m):
+                chosen = k
+                break
+            untrained[resname] += 1
+        if chosen >= 0:
+            n_exact += 1
+        elif fallback >= 0 and not untrained[resname]:
+            chosen = fallback  # bead names do not fit: map_beads names what is wrong
+            if mismatch is None:
+                expected = " / ".join(" ".join(c.beads) for c in specs[fallback].mapping.by_resname[resname])
+                mismatch = (f"residue {resname} {beads[s].resid} has beads {' '.join(bead_names)}; "
+                            f"model {specs[fallback].name} (mapping set {specs[fallback].mapping.name}) expects {expected}")
+        if chosen >= 0:
+            owner[s:e] = chosen
+        else:
+            uncovered[resname] += 1
+            examples.setdefault(resname, _residue_label(resname, bead_names))
+    if n_exact == 0 and mismatch is not None:
+        raise InputError(f"{where}: no residue is covered by the model(s) "
+                         f"{', '.join(f'{sp.name} (mapping set {sp.mapping.name})' for sp in specs)}: e.g. {mismatch}. "
+                         "Is it a CG file for another mapping?")
+    notes: list[str] = []
+    if uncovered:
+        listed = ", ".join(f"{r} ({n} residue{'s' if n > 1 else ''})" for r, n in uncovered.most_common())
+        model_names = ", ".join(f"{s.name} (mapping set {s.mapping.name})" for s in specs) or "none"
+        msg = f"{where}: molecule type(s) no model covers: {listed}; models: {model_names}"
+        if strict:
+            raise InputError(msg)
+        if (owner == -2).all():
+            shown = "; ".join(list(examples.values())[:5])
+            raise InputError(f"{where}: no residue is covered by the model(s) {model_names}; "
+                             f"the input has e.g. {shown}. Is it a CG file for another mapping?")
+        notes.append(msg.replace("molecule type(s) no model covers", "skipped molecule type(s) no model covers"))
+        warnings.warn(notes[-1], stacklevel=3)
+
+    parts_top: list[OutputTopology] = []
+    keys: list[np.ndarray] = []
+    model_parts: list[_ModelPart] = []
+    for k, spec in enumerate(specs):
+        sel = np.flatnonzero(owner == k)
+        if not len(sel):
+            continue
+        system, sys_notes = map_beads(beads[sel], spec.mapping)
+        notes += sys_notes
+        gidx = sel[system.bead_input_index]
+        key = np.full(len(system.residue_name), np.inf)
+        np.minimum.at(key, system.bead_residue, gidx.astype(np.float64))
+        model_parts.append(_ModelPart(spec, system, gidx, spec.predictor_factory(system)))
+        parts_top.append(topology_of_system(system))
+        keys.append(key)
+    solvent = None
+    if solvent_rules:
+        sbeads = np.asarray(sorted(solvent_rules), dtype=np.int64)
+        rules = [solvent_rules[int(b)] for b in sbeads]
+        counts = np.asarray([r.count for r in rules], dtype=np.int64)
+        res_of_bead = np.repeat(np.arange(len(sbeads)), counts)
+        chains = np.asarray(beads.segids).astype(str)[sbeads] if hasattr(beads, "segids") else np.full(len(sbeads), "")
+        n_mol = int(counts.sum())
+        parts_top.append(OutputTopology(
+            atom_name=np.asarray([r.atom for r in rules]).astype(str)[res_of_bead],
+            atom_element=np.asarray([r.element for r in rules]).astype(str)[res_of_bead],
+            atom_residue=np.arange(n_mol, dtype=np.int64),
+            residue_name=np.asarray([r.resname for r in rules]).astype(str)[res_of_bead],
+            residue_id=np.arange(1, n_mol + 1, dtype=np.int64),
+            residue_chain=chains[res_of_bead],
+            residue_next=np.full(n_mol, -1, dtype=np.int64),
+        ))
+        keys.append(sbeads[res_of_bead].astype(np.float64))
+        solvent = _SolventPart(sbeads, counts)
+        n_w = sum(c for r, c in zip(rules, counts) if r.resname == "HOH")
+        if n_w:
+            notes.append(f"{n_w} water molecules from {sum(1 for r in rules if r.resname == 'HOH')} water beads (by rule)")
+        if len(rules) > sum(1 for r in rules if r.resname == "HOH"):
+            notes.append(f"{sum(1 for r in rules if r.resname != 'HOH')} ions (by rule)")
+    if not parts_top:
+        raise InputError(f"{where}: nothing to backmap")
+    covered = int((owner >= -1).sum())
+    return _Plan(model_parts, solvent, merge_parts(parts_top, keys), notes, covered)
+
+
+# --- one frame ----------------------------------------------------------------------
+
+
+def _phi_psi(part: _ModelPart, pred) -> np.ndarray | None:
+    if not isinstance(pred, dict) or "dihedrals" not in pred:
+        return None
+    d = np.asarray(pred["dihedrals"])  # (B, 2, 2)
+    ang = np.arctan2(d[..., 1], d[..., 0])  # (B, 2)
+    rb = part.system.residue_bead
+    out = np.full((len(rb), 2), np.nan)
+    out[rb >= 0] = ang[rb[rb >= 0]]
+    return out
+
+
+def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame."""
+    parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
+    for i, part in enumerate(plan.models):
+        bp = pos[part.beads]
+        pred = part.predict(bp, box)
+        vectors = pred["vectors"] if isinstance(pred, dict) else pred
+        parts.append(rebuild_frame(part.system, bp, vectors))
+        pp = _phi_psi(part, pred)
+        if pp is not None:
+            phi_psi[plan.assembly.part_residues[i]] = pp
+    if plan.solvent is not None:
+        rng = np.random.default_rng([seed, frame])
+        parts.append(place_solvent(pos[plan.solvent.beads], plan.solvent.counts, rng))
+    return plan.assembly.positions(parts), phi_psi
+
+
+# --- refinement -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Optional refinement of every backmapped frame (see :mod:`herobm.refine`).
+
+    ``minimize`` implies hydrogens (the force field needs them). ``tolerance``: RMS force
+    to stop at, kJ/mol/nm. ``ph``: for protonation states."""
+
+    hydrogens: bool = False
+    minimize: bool = False
+    optimize_backbone: bool = False
+    ph: float = 7.0
+    tolerance: float = 500.0
+    platform: str = "auto"
+
+    @property
+    def active(self) -> bool:
+        return self.hydrogens or self.minimize or self.optimize_backbone
+
+
+@dataclass
+class _Refined:
+    positions: np.ndarray
+    topology: OutputTopology | None  # None: same atoms as the raw output
+    openmm_topology: object | None
+    rmsd: float  # heavy atoms, raw vs refined (Å)
+    variants: list | None
+    summary: str
+
+
+def _heavy_match(raw: OutputTopology, ref: OutputTopology) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the raw atoms and the same atoms (residue index + name) in ``ref``."""
+    index = {(int(r), str(n)): k for k, (r, n) in enumerate(zip(ref.atom_residue, ref.atom_name))}
+    a, b = [], []
+    for k, (r, n) in enumerate(zip(raw.atom_residue, raw.atom_name)):
+        j = index.get((int(r), str(n)))
+        if j is not None:
+            a.append(k)
+            b.append(j)
+    return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+
+
+def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: RefineOptions, strict: bool,
+            variants: list | None) -> _Refined:
+    from .refine.pipeline import backbone_step, refine_frame
+
+    if opts.hydrogens or opts.minimize:
+        rep = refine_frame(top, x, phi_psi, backbone=opts.optimize_backbone, ph=opts.ph, tolerance=opts.tolerance,
+                           platform=opts.platform, do_minimize=opts.minimize, strict=strict, variants=variants)
+        out_top = topology_of_openmm(rep.topology)
+        a, b = _heavy_match(top, out_top)
+        rmsd = float(np.sqrt(np.mean(np.sum((x[a] - rep.positions[b]) ** 2, axis=1)))) if len(a) else float("nan")
+        return _Refined(rep.positions, out_top, rep.topology, rmsd, rep.protonated.variants, rep.summary())
+    y = backbone_step(top, x, phi_psi)
+    rmsd = float(np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1))))
+    return _Refined(y, None, None, rmsd, None, "backbone optimised")
+
+
+# --- the run --------------------------------------------------------------------------
+
+
 @dataclass
 class BackmapReport:
-    """What :func:`backmap` did."""
+    """What :func:`backmap` did. ``refined_rmsd``: per frame, heavy-atom RMSD (Å) between
+    the raw network output and the refined structure (empty without refinement)."""
 
     n_beads: int
     n_atoms: int
     n_frames: int
+    models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    refined_rmsd: list[float] = field(default_factory=list)
+    refine_summary: str = ""
 
     def summary(self) -> str:
         lines = list(self.notes)
+        if self.models:
+            lines.append(f"models: {', '.join(self.models)}")
+        if self.refine_summary:
+            lines.append(self.refine_summary)
+        if self.refined_rmsd:
+            r = np.asarray(self.refined_rmsd)
+            lines.append(f"heavy-atom RMSD raw -> refined: {r.mean():.3f} Å" +
+                         (f" (mean of {len(r)} frames, max {r.max():.3f} Å)" if len(r) > 1 else ""))
         lines.append(f"backmapped {self.n_beads} beads to {self.n_atoms} atoms in {self.n_frames} frame(s)")
         lines += [f"wrote {o}" for o in self.outputs]
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """Everything a process needs to backmap frames of one input (picklable when
+    ``models`` are paths/names, so worker processes can rebuild it)."""
+
+    input: str
+    traj: tuple[str, ...]
+    selection: str
+    strict: bool
+    models: tuple
+    device: str
+    max_beads: int
+    refine: RefineOptions
+    seed: int
+
+
+class _Runner:
+    """A loaded job: universe, plan; computes (positions, box, raw-refined RMSD) per frame."""
+
+    def __init__(self, job: _Job, specs: list[ModelSpec] | None = None):
+        self.job = job
+        self.u = load_universe(job.input, list(job.traj) or None)
+        self.beads = select_atoms(self.u, job.selection, job.input)
+        if specs is None:
+            specs = [checkpoint_spec(m, job.device, job.max_beads) for m in job.models]
+        self.specs = specs
+        self.plan = _plan(self.beads, specs, job.strict, job.input)
+        self.variants: list | None = None
+        self.out_top: OutputTopology | None = None
+        self.openmm_top = None
+
+    def compute(self, frame: int) -> tuple[np.ndarray, np.ndarray | None, float, str]:
+        self.u.trajectory[frame]
+        pos = self.beads.positions.astype(np.float64)
+        check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
+        box = self.u.dimensions
+        box = box if box is not None and np.all(box[:3] > 0) else None
+        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed)
+        if not self.job.refine.active:
+            return x, box, float("nan"), ""
+        ref = _refine(self.plan.assembly.topology, x, phi_psi, self.job.refine, self.job.strict, self.variants)
+        if self.out_top is None:
+            self.out_top, self.variants, self.openmm_top = ref.topology, ref.variants, ref.openmm_topology
+        elif ref.topology is not None and ref.topology.n_atoms != self.out_top.n_atoms:
+            raise InputError(f"frame {frame}: refinement gave {ref.topology.n_atoms} atoms, "
+                             f"the first frame {self.out_top.n_atoms}")
+        return ref.positions, box, ref.rmsd, ref.summary
+
+
+_WORKER: dict = {}  # per worker process only: its _Runner
+
+
+def _worker_init(job: _Job, variants, out_top) -> None:
+    torch.set_num_threads(1)
+    runner = _Runner(job)
+    runner.variants, runner.out_top = variants, out_top
+    _WORKER["runner"] = runner
+
+
+def _worker_frame(frame: int):
+    return _WORKER["runner"].compute(frame)
+
+
+def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str | None, workers: int,
+         progress: bool) -> BackmapReport:
+    ext = os.path.splitext(str(output))[1].lower()
+    if ext not in STRUCTURE_OUT:
+        raise InputError(f"{output}: output must be one of {', '.join(STRUCTURE_OUT)}")
+    if traj_out is not None and os.path.splitext(str(traj_out))[1].lower() not in TRAJ_OUT:
+        raise InputError(f"{traj_out}: trajectory output must be one of {', '.join(TRAJ_OUT)}")
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    runner = _Runner(job, specs)
+    frame_ids = parse_frames(frames, len(runner.u.trajectory))
+    todo = list(frame_ids) if traj_out is not None else [frame_ids[0]]
+    first = runner.compute(todo[0])
+    top = runner.out_top or runner.plan.assembly.topology
+    rmsds: list[float] = []
+
+    def record(item):
+        if job.refine.active:
+            rmsds.append(item[2])
+        return item[0], item[1]
+
+    def stream() -> Iterator:
+        yield record(first)
+        rest = todo[1:]
+        if workers == 1 or not rest:
+            for f in rest:
+                yield record(runner.compute(f))
+            return
+        if specs is not None:
+            raise InputError("--workers > 1 needs models given as checkpoint files or names")
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(workers, ctx, initializer=_worker_init,
+                                    initargs=(job, runner.variants, runner.out_top)) as pool:
+            pending = [pool.submit(_worker_frame, f) for f in rest[:2 * workers]]
+            nxt = 2 * workers
+            while pending:
+                item = pending.pop(0).result()
+                if nxt < len(rest):
+                    pending.append(pool.submit(_worker_frame, rest[nxt]))
+                    nxt += 1
+                yield record(item)
+
+    writer = None
+    if runner.openmm_top is not None and ext in (".pdb", ".cif"):
+        writer = _openmm_writer(runner.openmm_top)  # TER records and CONECTs a force field reads as written
+    outputs = write_stream(aa_universe(top), stream(), output, traj_out, len(todo), progress, desc="backmapping",
+                           structure_writer=writer)
+    return BackmapReport(
+        n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
+        models=[p.spec.name for p in runner.plan.models], notes=runner.plan.notes, outputs=outputs,
+        refined_rmsd=rmsds, refine_summary=first[3],
+    )
+
+
+def _openmm_writer(topology):
+    """A structure writer through OpenMM for refined (hydrogenated) output."""
+    from .refine.topology import write_structure
+
+    def write(path: str, positions: np.ndarray, box) -> None:
+        if box is not None:
+            from MDAnalysis.lib.mdamath import triclinic_vectors
+
+            topology.setPeriodicBoxVectors(triclinic_vectors(box) / 10.0)  # nm
+        write_structure(path, topology, positions)
+
+    return write
+
+
 def backmap(
     input: str | os.PathLike,
-    model: str | os.PathLike,
+    model: str | os.PathLike | list | tuple | None,
     output: str | os.PathLike,
     traj: list[str] | str | None = None,
     traj_out: str | os.PathLike | None = None,
     frames: str | None = None,
     selection: str = "all",
     strict: bool = False,
+    hydrogens: bool = False,
+    ph: float = 7.0,
+    minimize: bool = False,
+    tolerance: float = 500.0,
+    optimize_backbone: bool = False,
     max_beads_per_chunk: int = 5000,
     device: str = "auto",
+    workers: int = 1,
+    seed: int = 0,
     progress: bool = False,
 ) -> BackmapReport:
-    """Backmap a CG structure (and trajectory) with a trained model checkpoint.
+    """Backmap a CG structure (and trajectory) with trained models.
 
-    ``model`` is a checkpoint path (see ``herobm train``); its stored mapping set
-    decides which residues are covered. Residues it does not cover are skipped with a
-    note (``strict``: an error). The network runs on spatial chunks of at most
-    ``max_beads_per_chunk`` beads (plus their neighbours), on CUDA when available.
+    ``model``: one or more checkpoint paths or shipped model names (``herobm models``);
+    None picks shipped models from the molecules of the input. Each residue goes to the
+    first model whose mapping set matches its residue and bead names and whose training
+    covered its bead types; water and ions are converted by rule (:mod:`herobm.solvent`);
+    other residues are skipped with a warning naming them (``strict``: an error). The
+    network runs on spatial chunks of at most ``max_beads_per_chunk`` beads (plus a halo
+    of one cutoff), on CUDA when available. ``hydrogens``/``minimize``/
+    ``optimize_backbone`` refine every frame (:mod:`herobm.refine`); ``workers`` > 1
+    backmaps trajectory frames in that many processes (on the CPU). Distances in Å.
     """
-    from .train.checkpoint import load_model
+    from .models import auto_models
 
-    dev = resolve_device(device)
-    net, mset = load_model(model, device=dev)
-    return backmap_with_predictor(
-        input, lambda system: model_predictor(net, system, max_beads_per_chunk, dev), mset, output,
-        traj=traj, traj_out=traj_out, frames=frames, selection=selection, strict=strict, progress=progress,
-    )
+    traj = [traj] if isinstance(traj, (str, os.PathLike)) else list(traj or [])
+    if model is None or (isinstance(model, (list, tuple)) and not model):
+        models = tuple(auto_models(input, traj or None, selection))
+    elif isinstance(model, (list, tuple)):
+        models = tuple(str(m) for m in model)
+    else:
+        models = (str(model),)
+    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, models,
+               device if workers == 1 else "cpu", max_beads_per_chunk,
+               RefineOptions(hydrogens or minimize, minimize, optimize_backbone, ph, tolerance), seed)
+    return _run(job, None, output, traj_out, frames, workers, progress)
+
+
+def backmap_with_specs(
+    input: str | os.PathLike,
+    specs: list[ModelSpec],
+    output: str | os.PathLike,
+    traj: list[str] | str | None = None,
+    traj_out: str | os.PathLike | None = None,
+    frames: str | None = None,
+    selection: str = "all",
+    strict: bool = False,
+    refine: RefineOptions = RefineOptions(),
+    seed: int = 0,
+    progress: bool = False,
+) -> BackmapReport:
+    """:func:`backmap` with models given as :class:`ModelSpec` objects (in-process only)."""
+    traj = [traj] if isinstance(traj, (str, os.PathLike)) else list(traj or [])
+    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, (), "cpu", 0, refine, seed)
+    return _run(job, list(specs), output, traj_out, frames, 1, progress)
 
 
 def backmap_with_predictor(
@@ -132,30 +595,10 @@ def backmap_with_predictor(
     selection: str = "all",
     strict: bool = False,
     progress: bool = False,
+    refine: RefineOptions = RefineOptions(),
 ) -> BackmapReport:
-    """Backmap a CG structure (and trajectory) with vectors from ``predictor_factory(system)``.
-
-    Writes the first selected frame to ``output`` and, with ``traj_out``, every selected
-    frame, streaming (one frame in memory at a time; files appear only when complete).
-    """
-    ext = os.path.splitext(str(output))[1].lower()
-    if ext not in STRUCTURE_OUT:
-        raise InputError(f"{output}: output must be one of {', '.join(STRUCTURE_OUT)}")
-    if traj_out is not None and os.path.splitext(str(traj_out))[1].lower() not in TRAJ_OUT:
-        raise InputError(f"{traj_out}: trajectory output must be one of {', '.join(TRAJ_OUT)}")
-    u = load_universe(input, traj)
-    beads = select_atoms(u, selection, str(input))
-    system, notes = map_beads(beads, mapping, skip_unknown=not strict)
-    predict = predictor_factory(system)
-    aa = aa_universe(system)
-    frame_ids = parse_frames(frames, len(u.trajectory))
-
-    def current() -> np.ndarray:
-        pos = beads.positions.astype(np.float64)
-        check_finite(pos, beads, f"{input} frame {u.trajectory.ts.frame}")
-        bead_pos = pos[system.bead_input_index]
-        box = u.dimensions if u.dimensions is not None and np.all(u.dimensions[:3] > 0) else None
-        return rebuild_frame(system, bead_pos, predict(bead_pos, box))
-
-    outputs = write_frames(u, aa, current, frame_ids, output, traj_out, progress, desc="backmapping")
-    return BackmapReport(system.n_beads, system.n_atoms, len(frame_ids) if traj_out else 1, notes, outputs)
+    """Backmap with vectors from ``predictor_factory(system)`` for every molecule of
+    ``mapping`` (e.g. the baseline, or true vectors in tests). Streams like :func:`backmap`."""
+    spec = ModelSpec("predictor", mapping, predictor_factory)
+    return backmap_with_specs(input, [spec], output, traj, traj_out, frames, selection, strict, refine,
+                              progress=progress)

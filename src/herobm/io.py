@@ -8,14 +8,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import MDAnalysis as mda
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["load_universe", "select_atoms", "parse_frames", "atomic_output", "make_universe", "write_frames", "STRUCTURE_FORMATS"]
+__all__ = ["load_universe", "select_atoms", "parse_frames", "atomic_output", "make_universe", "write_frames", "write_stream", "STRUCTURE_FORMATS"]
 
 STRUCTURE_FORMATS = (".pdb", ".gro", ".cif", ".pqr", ".crd")
 
@@ -125,6 +125,53 @@ def make_universe(
     return u
 
 
+def write_stream(
+    target: mda.Universe,
+    frames: Iterable[tuple[np.ndarray, np.ndarray | None]],
+    output: str | os.PathLike,
+    traj_out: str | os.PathLike | None = None,
+    n_frames: int | None = None,
+    progress: bool = False,
+    desc: str = "frames",
+    structure_writer: Callable[[str, np.ndarray, np.ndarray | None], None] | None = None,
+) -> list[str]:
+    """Write ``target`` at each (positions (Å), box) of ``frames``: the first to ``output``,
+    all of them to ``traj_out`` when given, streaming (one frame in memory) and atomically
+    (files appear only when complete). ``structure_writer(path, positions, box)`` writes
+    the structure file instead of MDAnalysis. Returns the paths written."""
+    from tqdm.auto import tqdm
+
+    def load(item) -> None:
+        pos, box = item
+        target.atoms.positions = pos
+        target.dimensions = box
+
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise InputError("no frames to write") from None
+    load(first)
+    with atomic_output(output) as tmp:
+        if structure_writer is not None:
+            structure_writer(tmp, first[0], first[1])
+        else:
+            target.atoms.write(tmp)
+    written = [str(output)]
+    if traj_out is not None:
+        bar = tqdm(total=n_frames, desc=desc, unit="frame", disable=not progress)
+        with atomic_output(traj_out) as tmp, mda.Writer(tmp, n_atoms=len(target.atoms)) as writer:
+            writer.write(target.atoms)
+            bar.update(1)
+            for item in it:
+                load(item)
+                writer.write(target.atoms)
+                bar.update(1)
+        bar.close()
+        written.append(str(traj_out))
+    return written
+
+
 def write_frames(
     source: mda.Universe,
     target: mda.Universe,
@@ -138,21 +185,10 @@ def write_frames(
     """Write ``target`` with ``positions()`` (Å) computed at each frame of ``source``:
     the first frame to ``output``, all of them to ``traj_out`` when given, streaming
     and atomically. Boxes follow ``source``. Returns the paths written."""
-    from tqdm.auto import tqdm
 
-    def load(f: int) -> None:
-        source.trajectory[f]
-        target.atoms.positions = positions()
-        target.dimensions = source.dimensions
+    def frames():
+        for f in frame_ids if traj_out is not None else frame_ids[:1]:
+            source.trajectory[f]
+            yield positions(), source.dimensions
 
-    load(frame_ids[0])
-    with atomic_output(output) as tmp:
-        target.atoms.write(tmp)
-    written = [str(output)]
-    if traj_out is not None:
-        with atomic_output(traj_out) as tmp, mda.Writer(tmp, n_atoms=len(target.atoms)) as writer:
-            for f in tqdm(frame_ids, desc=desc, unit="frame", disable=not progress):
-                load(f)
-                writer.write(target.atoms)
-        written.append(str(traj_out))
-    return written
+    return write_stream(target, frames(), output, traj_out, len(frame_ids), progress, desc)

@@ -9,22 +9,34 @@ from . import handle_errors, main
 
 @main.command("backmap")
 @click.argument("input", type=click.Path(dir_okay=False))
-@click.option("--traj", multiple=True, type=click.Path(dir_okay=False), help="CG trajectory file(s).")
-@click.option("--model", "model", required=True, type=click.Path(dir_okay=False, exists=True), help="Trained checkpoint (.pt).")
+@click.option("--traj", multiple=True, type=click.Path(dir_okay=False), help="CG trajectory file(s) (XTC, TRR, DCD, ...).")
+@click.option("--model", "models", multiple=True,
+              help="Shipped model name (herobm models) or checkpoint path; repeat for mixed systems. "
+                   "Default: chosen from the molecules of INPUT.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="All-atom structure (.pdb, .gro, .cif).")
 @click.option("--traj-out", type=click.Path(dir_okay=False), help="All-atom trajectory (.xtc, .dcd, .trr).")
 @click.option("--frames", help="START:STOP:STEP of the frames to backmap.")
 @click.option("--selection", default="all", show_default=True, help="MDAnalysis selection of the beads.")
-@click.option("--strict", is_flag=True, help="Fail on residues the model does not cover instead of skipping them.")
+@click.option("--strict", is_flag=True, help="Fail on molecules no model covers instead of skipping them.")
+@click.option("--hydrogens", is_flag=True, help="Add hydrogens (pdbfixer for proteins, force-field templates otherwise).")
+@click.option("--ph", default=7.0, show_default=True, help="pH for protonation states (with --hydrogens).")
+@click.option("--minimize", is_flag=True, help="OpenMM energy minimisation (amber14-all + lipid17; implies --hydrogens).")
+@click.option("--tolerance", default=500.0, show_default=True, help="Minimisation tolerance, kJ/mol/nm.")
+@click.option("--optimize-backbone", is_flag=True, help="Ideal backbone geometry toward the predicted φ/ψ (CA fixed).")
 @click.option("--max-beads-per-chunk", default=5000, show_default=True, help="Beads per network call (memory bound).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Processes backmapping trajectory frames in parallel (CPU).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the water orientations.")
 @handle_errors
-def backmap_cmd(input, traj, model, output, traj_out, frames, selection, strict, max_beads_per_chunk, device):
-    """Rebuild all-atom heavy atoms from the CG beads of INPUT with a trained model."""
+def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
+                optimize_backbone, max_beads_per_chunk, device, workers, seed):
+    """Rebuild the all-atom structure of the CG beads of INPUT with trained models."""
     from ..backmap import backmap
 
     report = backmap(
-        input, model, output, traj=list(traj) or None, traj_out=traj_out, frames=frames, selection=selection,
-        strict=strict, max_beads_per_chunk=max_beads_per_chunk, device=device, progress=True,
+        input, list(models) or None, output, traj=list(traj) or None, traj_out=traj_out, frames=frames,
+        selection=selection, strict=strict, hydrogens=hydrogens, ph=ph, minimize=minimize, tolerance=tolerance,
+        optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
+        workers=workers, seed=seed, progress=True,
     )
     click.echo(report.summary())

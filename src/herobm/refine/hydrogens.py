@@ -143,6 +143,8 @@ def add_hydrogens(
     platform: str = "auto",
     seed: int = 0,
     strict: bool = False,
+    variants: list | None = None,
+    split_breaks: bool = True,
 ) -> Protonated:
     """Complete a heavy-atom structure with missing heavy atoms and hydrogens.
 
@@ -153,6 +155,10 @@ def add_hydrogens(
     and position all hydrogens. ``add_heavy``: add missing heavy atoms with pdbfixer.
     Residues that get no hydrogens or match no template are named in one
     :class:`RefinementWarning` (``strict``: :class:`InputError`). Existing atoms never move.
+    ``variants``: per-residue variants from an earlier call (``Protonated.variants``) so
+    every frame of a trajectory gets the same protonation states and atoms.
+    ``split_breaks``: split chains where an inter-residue bond is longer than 3 Å (off
+    when the chains are known, e.g. from the CG links of a backmapped frame).
     """
     from openmm import app
 
@@ -182,7 +188,7 @@ def add_hydrogens(
         notes.append(f"element of {fixed_el} atom(s) in standard residues set from the atom name")
     # 2. bonds from canonical names, 3. chains split at gaps
     top = _rebond(top, x)
-    top, breaks = split_chain_breaks(top, x)
+    top, breaks = split_chain_breaks(top, x) if split_breaks else (top, [])
     if breaks:
         notes.append(f"chain break(s), bonds longer than the link limit removed: {'; '.join(breaks)}")
     ff = load_forcefield(forcefield)
@@ -197,24 +203,28 @@ def add_hydrogens(
         top, x, added_heavy = _add_heavy_atoms(top, x, plat, seed)
     # 5. hydrogens: built-in definitions for standard residues, templates for the rest
     standard = _standard_hydrogen_residues()
-    variants: list = []
+    chosen: list = []
     bare: set[int] = set()
     for res in top.residues():
         if res.name in standard:
-            variants.append(variant_of[res.index])
+            chosen.append(variant_of[res.index])
             continue
         t = index.find(res)
         hs = TemplateIndex.hydrogens(t) if t is not None else []
-        variants.append(hs or None)
+        chosen.append(hs or None)
         if t is None:
             bare.add(res.index)
+    if variants is not None:
+        if len(variants) != len(chosen):
+            raise InputError(f"add_hydrogens: {len(variants)} variants given for {len(chosen)} residues")
+        chosen = list(variants)
     n_before = top.getNumAtoms()
     dummies = DummyTemplates().install(ff)
     modeller = app.Modeller(top, to_nm_quantity(x))
     state = random.getstate()
     random.seed(seed)
     try:
-        actual = modeller.addHydrogens(ff, pH=ph, variants=variants, platform=plat)
+        actual = modeller.addHydrogens(ff, pH=ph, variants=chosen, platform=plat)
     except (ValueError, KeyError) as e:  # e.g. a histidine without ND1/NE2
         raise InputError(f"adding hydrogens failed: {e}") from e
     finally:

@@ -56,7 +56,7 @@ class Minimized:
         lines = [
             f"minimised on {self.platform} in {self.seconds:.1f} s: energy {self.energy_before:.4g} -> "
             f"{self.energy_after:.4g} kJ/mol, RMS force {self.rms_force:.3g} kJ/mol/nm",
-            f"heavy-atom RMSD raw -> refined {self.heavy_rmsd:.3f} A (max displacement {self.heavy_max_displacement:.3f} A)",
+            f"heavy atoms moved by the minimisation: RMSD {self.heavy_rmsd:.3f} Å (max {self.heavy_max_displacement:.3f} Å)",
         ]
         if self.fixed:
             lines.append(f"held fixed (no force-field template): {', '.join(self.fixed)}")

@@ -13,9 +13,9 @@ from .backbone import backbone_indices, optimize_backbone
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
-from .topology import Structure, topology_from_system, write_structure
+from .topology import Structure, copy_topology, topology_from_system, write_structure
 
-__all__ = ["RefineReport", "refine_frame", "refine_structure"]
+__all__ = ["RefineReport", "backbone_step", "refine_frame", "refine_structure"]
 
 
 @dataclass
@@ -40,9 +40,11 @@ class RefineReport:
         return "\n".join(lines)
 
 
-def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb):
+def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb,
+            variants=None, split_breaks=True):
     t0 = time.perf_counter()
-    prot = add_hydrogens(st, ph=ph, forcefield=forcefield, platform=platform, strict=strict)
+    prot = add_hydrogens(st, ph=ph, forcefield=forcefield, platform=platform, strict=strict, variants=variants,
+                         split_breaks=split_breaks)
     t_h = time.perf_counter() - t0
     mini = None
     pos = prot.positions
@@ -54,6 +56,23 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
         write_structure(output, prot.topology, pos)
         report.outputs.append(str(output))
     return report
+
+
+def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = None) -> np.ndarray:
+    """Backbone optimisation of the protein residues of ``system`` (a BeadSystem or an
+    :class:`herobm.assembly.OutputTopology`): (A, 3) Å in, (A, 3) Å out, CA fixed.
+    ``phi_psi``: (R, 2) target φ/ψ in radians (NaN = none)."""
+    x = np.asarray(positions, dtype=np.float64)
+    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+    if not (idx[:, :4] >= 0).all(axis=1).any():
+        return x  # no protein backbone
+    phi = psi = None
+    if phi_psi is not None:
+        phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
+    return optimize_backbone(
+        x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], system.residue_next, phi, psi,
+        oxt=idx[:, 4], resnames=system.residue_name,
+    )
 
 
 def refine_frame(
@@ -70,25 +89,35 @@ def refine_frame(
     do_minimize: bool = True,
     strict: bool = False,
     output: str | os.PathLike | None = None,
+    variants: list | None = None,
 ) -> RefineReport:
-    """Refine one backmapped frame of a :class:`herobm.cg_system.BeadSystem`:
-    backbone (with the network's φ/ψ, (R, 2) radians, NaN = none) -> hydrogens ->
-    minimisation; optionally written to ``output``. ``positions``: (A, 3) Å."""
+    """Refine one backmapped frame of a :class:`herobm.cg_system.BeadSystem` (or an
+    :class:`herobm.assembly.OutputTopology`): backbone (with the network's φ/ψ, (R, 2)
+    radians, NaN = none) -> hydrogens -> minimisation; optionally written to ``output``.
+    ``positions``: (A, 3) Å. ``variants``: protonation variants of an earlier frame
+    (``report.protonated.variants``), so all frames of a trajectory get the same atoms."""
     x = np.asarray(positions, dtype=np.float64)
     t_bb = 0.0
     if backbone:
         t0 = time.perf_counter()
-        idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
-        phi = psi = None
-        if phi_psi is not None:
-            phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
-        x = optimize_backbone(
-            x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], system.residue_next, phi, psi,
-            oxt=idx[:, 4], resnames=system.residue_name,
-        )
+        x = backbone_step(system, x, phi_psi)
         t_bb = time.perf_counter() - t0
-    st = topology_from_system(system, x)
-    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb)
+    st = _chains_from_links(topology_from_system(system, x), system)
+    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
+                   split_breaks=False)
+
+
+def _chains_from_links(st: Structure, system) -> Structure:
+    """Chains split wherever the CG says consecutive residues are not linked
+    (``residue_next``), so OpenMM/pdbfixer put termini there and nowhere else."""
+    nxt = np.asarray(system.residue_next)
+    chain = np.asarray(system.residue_chain)
+    r = np.arange(1, len(nxt))
+    starts = set((r[(nxt[r - 1] != r) & (chain[r - 1] == chain[r])]).tolist())
+    if not starts:
+        return st
+    top, _ = copy_topology(st.topology, starts)
+    return Structure(top, st.positions, st.raw_names)
 
 
 def refine_structure(

@@ -10,6 +10,10 @@ with ``torch.load(..., weights_only=True)`` (no pickled code)::
     mapping_name       name of the mapping set
     mapping_files      {file name: text} of every file of the mapping set's folder
     bead_types         {MOLECULE_BEAD: type index} (the network's bead-type order)
+    trained_bead_types sorted type indices present in the training split (what the model
+                       has learned; molecules with other types are not covered). Optional.
+    info               free-form {key: plain value} (shipped models: name, description,
+                       training data and hardware, measured scores). Optional.
     epoch, best_metric, best_epoch, bad_epochs, metric_name
     optimizer_state, scheduler_state   (for --resume)
 
@@ -62,7 +66,8 @@ def mapping_files(mapping: MappingSet) -> dict[str, str]:
 def save_checkpoint(path: str | Path, model: torch.nn.Module, model_config: ModelConfig, train_config: dict,
                     mapping: MappingSet | dict, epoch: int, optimizer=None, scheduler=None,
                     best_metric: float | None = None, best_epoch: int | None = None, bad_epochs: int = 0,
-                    metric_name: str = "val_loss", files: dict[str, str] | None = None) -> Path:
+                    metric_name: str = "val_loss", files: dict[str, str] | None = None,
+                    trained_bead_types: list[int] | None = None, info: dict | None = None) -> Path:
     """Write a checkpoint (atomically: temporary file, then rename)."""
     model = getattr(model, "module", model)  # DistributedDataParallel
     if files is None:
@@ -85,6 +90,10 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, model_config: Mode
         "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
         "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
     }
+    if trained_bead_types is not None:
+        state["trained_bead_types"] = sorted(int(t) for t in trained_bead_types)
+    if info:
+        state["info"] = dict(info)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -329,6 +329,8 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     if not val_frames and d.main:
         warnings.warn(f"{tc.dataset}: no frames in split '{tc.val_split}'; monitoring the training loss")
 
+    trained_types = sorted({int(t) for rec in reader.split(tc.train_split)
+                            for t in np.unique(reader.topology(rec.name)["bead_type"])})
     source = FrameSource(reader, mcfg.cutoff, tc.cache_beads)
     train_ds = StepDataset(source, train_frames, tc.max_beads, dtype)
     val_ds = StepDataset(source, val_frames, tc.max_beads, dtype)
@@ -414,7 +416,8 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         if d.main:
             common = dict(model=model, model_config=mcfg, train_config=tc.to_dict(), mapping=mapping, epoch=epoch,
                           optimizer=optimizer, scheduler=schedule, best_metric=best, best_epoch=best_epoch,
-                          bad_epochs=bad_epochs, metric_name=metric_name, files=files)
+                          bad_epochs=bad_epochs, metric_name=metric_name, files=files,
+                          trained_bead_types=trained_types)
             save_checkpoint(last_path, **common)
             if improved:
                 save_checkpoint(best_path, **common)
