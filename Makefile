@@ -1,4 +1,6 @@
 # Two commands for a fresh machine:  make demo   and   make test
+# demo: an all-atom protein -> Martini 3 CG -> back to all-atom with the shipped model (hydrogens,
+# minimisation) -> scored against the original
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,7 +20,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/herobm map examples/adk_open.pdb --mapping martini3 -o out/adk_cg.pdb
-	$(BIN)/herobm mapping check examples/adk_open.pdb --mapping martini3
+	$(BIN)/herobm backmap out/adk_cg.pdb -o out/adk_aa.pdb --hydrogens --minimize
+	$(BIN)/herobm evaluate out/adk_aa.pdb examples/adk_open.pdb --json out/adk_scores.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

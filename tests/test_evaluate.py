@@ -385,3 +385,12 @@ def test_gro_prediction_without_chains_pairs_with_pdb(ref, tmp_path):
     assert r.metrics["n_atoms_missing"] == 0
     assert r.metrics["rmsd_heavy"] < 0.01  # GRO keeps 0.01 Å
     assert any("chains" in n for n in r.notes)
+
+
+def test_coincident_atoms_give_a_defined_angle():
+    """Two predicted atoms on top of each other: the angle is π/2 (an error), not NaN."""
+    from herobm.geometry import bond_angles
+
+    x = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.5, 0.0, 0.0]])
+    ang = bond_angles(x, np.array([[0, 1, 2]]))
+    assert np.isfinite(ang).all() and np.isclose(ang[0], np.pi / 2)

@@ -23,7 +23,7 @@ import torch
 
 from .assembly import Assembly, OutputTopology, merge_parts, topology_of_openmm, topology_of_system
 from .cg_system import BeadSystem, map_beads
-from .coarse_grain import check_finite
+from .coarse_grain import check_finite, unwrap_to
 from .errors import InputError
 from .io import load_universe, make_universe, parse_frames, select_atoms, write_stream
 from .mapping import MappingSet
@@ -132,6 +132,7 @@ class _ModelPart:
     system: BeadSystem
     beads: np.ndarray  # (B,) bead index in the input selection, system bead order
     predict: VectorPredictor
+    first: np.ndarray  # (B,) part index of the first bead of each bead's residue (to make residues whole)
 
 
 @dataclass
@@ -231,7 +232,10 @@ def _plan(beads, specs: list[ModelSpec], strict: bool, where: str) -> _Plan:
         gidx = sel[system.bead_input_index]
         key = np.full(len(system.residue_name), np.inf)
         np.minimum.at(key, system.bead_residue, gidx.astype(np.float64))
-        model_parts.append(_ModelPart(spec, system, gidx, spec.predictor_factory(system)))
+        first_of_res = np.full(len(system.residue_name), len(gidx), dtype=np.int64)
+        np.minimum.at(first_of_res, system.bead_residue, np.arange(len(gidx)))
+        model_parts.append(_ModelPart(spec, system, gidx, spec.predictor_factory(system),
+                                      first_of_res[system.bead_residue]))
         parts_top.append(topology_of_system(system))
         keys.append(key)
     solvent = None
@@ -282,7 +286,7 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int) -> tuple[np
     """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
     for i, part in enumerate(plan.models):
-        bp = pos[part.beads]
+        bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
         pred = part.predict(bp, box)
         vectors = pred["vectors"] if isinstance(pred, dict) else pred
         parts.append(rebuild_frame(part.system, bp, vectors))

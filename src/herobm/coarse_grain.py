@@ -27,6 +27,17 @@ def _valid_box(box) -> bool:
     return box is not None and np.all(np.asarray(box[:3]) > 0) and np.all(np.asarray(box[3:]) > 0)
 
 
+def unwrap_to(positions: np.ndarray, ref: np.ndarray, box) -> np.ndarray:
+    """Positions (N, 3) Å with point i moved to the periodic image nearest point ``ref[i]``
+    (which must itself stay put, e.g. the first point of its group). No box: unchanged."""
+    out = np.asarray(positions, dtype=np.float64).copy()
+    if not _valid_box(box):
+        return out
+    ref = np.asarray(ref, dtype=np.int64)
+    d = minimize_vectors((out - out[ref]).astype(np.float32), np.asarray(box, dtype=np.float32))
+    return out[ref] + d
+
+
 def make_residues_whole(system: MappedSystem, positions: np.ndarray, box) -> np.ndarray:
     """Return positions with every mapped residue in one periodic image.
 
@@ -39,8 +50,7 @@ def make_residues_whole(system: MappedSystem, positions: np.ndarray, box) -> np.
     out = positions.astype(np.float64, copy=True)
     mapped = np.flatnonzero(system.atom_residue >= 0)
     ref = system.residue_ref_atom[system.atom_residue[mapped]]
-    d = minimize_vectors((out[mapped] - out[ref]).astype(np.float32), np.asarray(box, dtype=np.float32))
-    out[mapped] = out[ref] + d
+    out[mapped] = unwrap_to(out, ref, box)[mapped]
     return out
 
 

@@ -56,10 +56,13 @@ def bond_lengths(x: np.ndarray, bonds: np.ndarray) -> np.ndarray:
 
 
 def bond_angles(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """Angles (radians) i-j-k for triplets (n, 3)."""
+    """Angles (radians) i-j-k for triplets (n, 3). An angle with coincident atoms (a
+    zero-length arm) is undefined and reported as π/2, so it counts as an error instead
+    of turning every statistic into NaN."""
     u = x[angles[:, 0]] - x[angles[:, 1]]
     v = x[angles[:, 2]] - x[angles[:, 1]]
-    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    norm = np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
+    cos = (u * v).sum(-1) / np.maximum(norm, 1e-12)
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 

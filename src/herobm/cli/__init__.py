@@ -35,7 +35,8 @@ def main() -> None:
       herobm mapping ...    check, label, import-vermouth, list mapping files
       herobm dataset ...    corpus, build, info: training data
       herobm train          train the network from a YAML config
-      herobm backmap        CG structure/trajectory -> all-atom, with a trained model
+      herobm backmap        CG structure/trajectory -> all-atom, with trained models
+      herobm models         the shipped pretrained models
       herobm evaluate       compare a backmapped structure with the reference
     """
 
@@ -46,4 +47,5 @@ from . import corpus as _corpus  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
 from . import map as _map  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
+from . import models as _models  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401

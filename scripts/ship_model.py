@@ -1,0 +1,67 @@
+"""Turn a training checkpoint into a shipped model: src/herobm/models/data/NAME.pt.
+
+Drops the optimizer/scheduler state, records what the model was trained on (bead types
+of the dataset's training split, when the checkpoint does not have them) and an
+``info`` dict shown by ``herobm models``.
+
+    python scripts/ship_model.py martini3-protein runs/m3prot/best.pt --dataset datasets/m3prot \
+        --description "Martini 3 proteins" --hardware "2 CPU cores" --recipe docs/models.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from herobm.data.store import DatasetReader
+from herobm.models import MODELS_DIR
+from herobm.train.checkpoint import load_checkpoint
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--dataset", help="dataset the model was trained on (for its bead types)")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--hardware", default="")
+    ap.add_argument("--recipe", default="")
+    ap.add_argument("--scores", default="", help="JSON or text with measured scores")
+    ap.add_argument("--out", default=str(MODELS_DIR))
+    a = ap.parse_args()
+    ckpt = load_checkpoint(a.checkpoint)
+    if a.dataset:
+        reader = DatasetReader(a.dataset)
+        types = sorted({int(t) for rec in reader.split(a.split) for t in np.unique(reader.topology(rec.name)["bead_type"])})
+        ckpt["trained_bead_types"] = types
+    if "trained_bead_types" not in ckpt:
+        raise SystemExit("the checkpoint has no trained_bead_types: give --dataset")
+    ckpt["optimizer_state"] = None
+    ckpt["scheduler_state"] = None
+    info = dict(ckpt.get("info") or {})
+    info.update({"name": a.name, "description": a.description,
+                 "trained_on": f"{Path(a.dataset).name if a.dataset else '?'} ({a.split} split), "
+                               f"epoch {ckpt.get('epoch')}, best {ckpt.get('metric_name')} {ckpt.get('best_metric')}"})
+    if a.hardware:
+        info["hardware"] = a.hardware
+    if a.recipe:
+        info["recipe"] = a.recipe
+    if a.scores:
+        try:
+            info["scores"] = json.loads(a.scores)
+        except json.JSONDecodeError:
+            info["scores"] = a.scores
+    ckpt["info"] = info
+    out = Path(a.out) / f"{a.name}.pt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), {len(ckpt['trained_bead_types'])} trained bead types")
+
+
+if __name__ == "__main__":
+    main()
