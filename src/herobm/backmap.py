@@ -354,9 +354,12 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
         a, b = _heavy_match(top, out_top)
         rmsd = float(np.sqrt(np.mean(np.sum((x[a] - rep.positions[b]) ** 2, axis=1)))) if len(a) else float("nan")
         return _Refined(rep.positions, out_top, rep.topology, rmsd, rep.protonated.variants, rep.summary())
-    y = backbone_step(top, x, phi_psi)
+    from .refine.chirality import fix_chirality
+
+    y, inverted = fix_chirality(top.atom_name, top.atom_residue, top.residue_name, backbone_step(top, x, phi_psi))
     rmsd = float(np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1))))
-    return _Refined(y, None, None, rmsd, None, "backbone optimised")
+    note = f"; {len(inverted)} inverted stereocentre(s) corrected" if inverted else ""
+    return _Refined(y, None, None, rmsd, None, "backbone optimised" + note)
 
 
 # --- the run --------------------------------------------------------------------------

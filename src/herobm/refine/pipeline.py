@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backbone import backbone_indices, optimize_backbone
+from .chirality import fix_chirality
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
@@ -29,15 +30,28 @@ class RefineReport:
     backbone_seconds: float = 0.0
     hydrogen_seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    chirality_fixed: list[str] = field(default_factory=list)  # inverted stereocentres put right
 
     def summary(self) -> str:
         lines = [self.protonated.summary() + f" ({self.hydrogen_seconds:.1f} s)"]
+        if self.chirality_fixed:
+            lines.insert(0, f"{len(self.chirality_fixed)} inverted stereocentre(s) corrected before adding hydrogens")
         if self.backbone_seconds:
             lines.insert(0, f"backbone optimised ({self.backbone_seconds:.1f} s)")
         if self.minimized is not None:
             lines.append(self.minimized.summary())
         lines += [f"wrote {o}" for o in self.outputs]
         return "\n".join(lines)
+
+
+MAX_CHIRALITY_ROUNDS = 3
+
+
+def _atom_arrays(topology) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Atom names, residue indices and residue names of an OpenMM topology."""
+    atoms = list(topology.atoms())
+    return (np.asarray([a.name for a in atoms]), np.asarray([a.residue.index for a in atoms]),
+            np.asarray([r.name for r in topology.residues()]))
 
 
 def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb,
@@ -51,6 +65,14 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
     if do_minimize:
         mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield, strict=strict)
         pos = mini.positions
+        for _ in range(MAX_CHIRALITY_ROUNDS):  # a strained start can push a centre through its plane
+            names, residue, resnames = _atom_arrays(prot.topology)
+            fixed_pos, again = fix_chirality(names, residue, resnames, pos)
+            if not again:
+                break
+            mini = minimize(prot.topology, fixed_pos, tolerance, platform, max_iterations, forcefield=forcefield,
+                            strict=strict)
+            pos = mini.positions
     report = RefineReport(prot.topology, pos, prot, mini, t_bb, t_h)
     if output is not None:
         write_structure(output, prot.topology, pos)
@@ -102,9 +124,12 @@ def refine_frame(
         t0 = time.perf_counter()
         x = backbone_step(system, x, phi_psi)
         t_bb = time.perf_counter() - t0
+    x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
     st = _chains_from_links(topology_from_system(system, x), system)
-    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
-                   split_breaks=False)
+    report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
+                     split_breaks=False)
+    report.chirality_fixed = inverted
+    return report
 
 
 def _chains_from_links(st: Structure, system) -> Structure:

@@ -1,0 +1,48 @@
+"""Stereocentres of amino acids put right before hydrogens are added (after which a
+minimiser cannot invert them): Cα of every L-amino acid, Cβ of Thr and Ile.
+
+An inverted centre lies on the wrong side of the plane of its three heavy neighbours
+(N, C, Cβ for Cα): it is reflected through that plane, the smallest move that puts it
+right (a few tenths of an Å when the network was nearly right). Positions in Å.
+The sign convention is :func:`herobm.metrics.geometry.signed_volumes` (positive for the
+natural L-amino acids, L-Thr and L-Ile, checked on real structures in the tests).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics.geometry import chirality_centers, signed_volumes
+
+__all__ = ["fix_chirality"]
+
+# hydrogens on a centre move with it (when present, e.g. after minimisation)
+HYDROGENS = {"CA": ("HA",), "CB": ("HB",)}
+
+
+def fix_chirality(atom_name, atom_residue, residue_name, positions: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(positions with inverted stereocentres of amino acids corrected, labels of the
+    corrected centres like ``ALA 12 CA``). D-residue names are not special-cased:
+    every amino acid is made L (the network is trained on L proteins)."""
+    x = np.asarray(positions, dtype=np.float64).copy()
+    names = np.asarray(atom_name).astype(str)
+    res = np.asarray(atom_residue, dtype=np.int64)
+    resnames = np.asarray(residue_name).astype(str)
+    quads = chirality_centers(res, names, resnames)
+    if not len(quads):
+        return x, []
+    vol = signed_volumes(x, quads)
+    index = {(int(r), str(n)): i for i, (r, n) in enumerate(zip(res, names))}
+    fixed = []
+    for (c, a, b, d), v in zip(quads, vol):
+        if v >= 0:
+            continue
+        # the centre is on the wrong side of the plane of its three heavy neighbours:
+        # reflect it through that plane (the smallest move that inverts the centre)
+        n = np.cross(x[b] - x[a], x[d] - x[a])
+        n /= max(np.linalg.norm(n), 1e-9)
+        r = int(res[c])
+        for k in [c] + [i for i in (index.get((r, h)) for h in HYDROGENS.get(names[c], ())) if i is not None]:
+            x[k] = x[k] - 2.0 * np.dot(x[k] - x[a], n) * n
+        fixed.append(f"{resnames[r]} {r + 1} {names[c]}")
+    return x, fixed

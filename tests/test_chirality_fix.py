@@ -1,0 +1,41 @@
+"""Inverted stereocentres are put right by reflecting the centre through the plane of its
+three heavy neighbours (herobm.refine.chirality)."""
+
+from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
+
+from herobm.metrics.geometry import chirality_centers, signed_volumes
+from herobm.refine.chirality import fix_chirality
+
+VILLIN = Path(mda.__file__).parents[1] / "MDAnalysisTests" / "data" / "contacts" / "villin_folded.gro.bz2"
+
+
+def _arrays():
+    u = mda.Universe(str(VILLIN)).select_atoms("protein and not name H*")
+    _, res = np.unique(u.resindices, return_inverse=True)
+    return u.names.astype(str), res, np.asarray([r.resname for r in u.residues]), u.positions.astype(np.float64)
+
+
+def test_real_l_protein_has_positive_volumes_and_is_left_alone():
+    names, res, resnames, x = _arrays()
+    quads = chirality_centers(res, names, resnames)
+    assert len(quads) > 25 and (signed_volumes(x, quads) > 0).all()
+    y, fixed = fix_chirality(names, res, resnames, x)
+    assert fixed == [] and np.array_equal(x, y)
+
+
+def test_inverted_centres_are_restored_exactly():
+    names, res, resnames, x = _arrays()
+    quads = chirality_centers(res, names, resnames)
+    bad = x.copy()
+    picked = quads[[0, 5, 11]]
+    for c, a, b, d in picked:  # invert three centres by reflecting them through their neighbours' plane
+        n = np.cross(x[b] - x[a], x[d] - x[a])
+        n /= np.linalg.norm(n)
+        bad[c] = x[c] - 2 * np.dot(x[c] - x[a], n) * n
+    assert (signed_volumes(bad, quads) < 0).sum() == 3
+    y, fixed = fix_chirality(names, res, resnames, bad)
+    assert len(fixed) == 3 and all(f.endswith(("CA", "CB")) for f in fixed)
+    assert np.abs(y - x).max() < 1e-9 and (signed_volumes(y, quads) > 0).all()
