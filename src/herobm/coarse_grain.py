@@ -30,12 +30,17 @@ def _valid_box(box) -> bool:
 def unwrap_to(positions: np.ndarray, ref: np.ndarray, box) -> np.ndarray:
     """Positions (N, 3) Å with point i moved to the periodic image nearest point ``ref[i]``
     (which must itself stay put, e.g. the first point of its group). No box: unchanged."""
-    out = np.asarray(positions, dtype=np.float64).copy()
+    out = np.asarray(positions, dtype=np.float64)
+    return nearest_image(out, out[np.asarray(ref, dtype=np.int64)], box)
+
+
+def nearest_image(points: np.ndarray, anchors: np.ndarray, box) -> np.ndarray:
+    """(N, 3) images of ``points`` nearest to ``anchors`` (N, 3), Å. No box: ``points``."""
+    points = np.asarray(points, dtype=np.float64)
     if not _valid_box(box):
-        return out
-    ref = np.asarray(ref, dtype=np.int64)
-    d = minimize_vectors((out - out[ref]).astype(np.float32), np.asarray(box, dtype=np.float32))
-    return out[ref] + d
+        return points.copy()
+    d = minimize_vectors((points - anchors).astype(np.float32), np.asarray(box, dtype=np.float32))
+    return anchors + d
 
 
 def make_residues_whole(system: MappedSystem, positions: np.ndarray, box) -> np.ndarray:
@@ -50,7 +55,7 @@ def make_residues_whole(system: MappedSystem, positions: np.ndarray, box) -> np.
     out = positions.astype(np.float64, copy=True)
     mapped = np.flatnonzero(system.atom_residue >= 0)
     ref = system.residue_ref_atom[system.atom_residue[mapped]]
-    out[mapped] = unwrap_to(out, ref, box)[mapped]
+    out[mapped] = nearest_image(out[mapped], out[ref], box)
     return out
 
 

@@ -96,7 +96,8 @@ def auto_models(input: str | os.PathLike, traj=None, selection: str = "all") -> 
     resindex = np.asarray(beads.resindices)
     starts = np.flatnonzero(np.r_[True, resindex[1:] != resindex[:-1]])
     ends = np.r_[starts[1:], len(beads)]
-    kinds = {(str(beads.resnames[s]), tuple(names[s:e])) for s, e in zip(starts, ends)}
+    resnames = np.asarray(beads.resnames).astype(str)  # once: per-residue access rebuilds the array
+    kinds = {(resnames[s], tuple(names[s:e])) for s, e in zip(starts, ends)}
     kinds = {k for k in kinds if solvent_rule(*k) is None}
     chosen: list[str] = []
     models = available_models()

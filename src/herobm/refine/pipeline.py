@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .chirality import fix_chirality
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
-from .topology import Structure, copy_topology, topology_from_system, write_structure
+from .topology import Structure, copy_topology, heavy_atom_mask, topology_from_system, write_structure
 
 __all__ = ["RefineReport", "backbone_step", "refine_frame", "refine_structure"]
 
@@ -65,6 +65,7 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
     if do_minimize:
         mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield, strict=strict)
         pos = mini.positions
+        first = mini
         for _ in range(MAX_CHIRALITY_ROUNDS):  # a strained start can push a centre through its plane
             names, residue, resnames = _atom_arrays(prot.topology)
             fixed_pos, again = fix_chirality(names, residue, resnames, pos)
@@ -73,6 +74,12 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
             mini = minimize(prot.topology, fixed_pos, tolerance, platform, max_iterations, forcefield=forcefield,
                             strict=strict)
             pos = mini.positions
+        if mini is not first:  # report the whole minimisation: first start -> last end
+            heavy = heavy_atom_mask(prot.topology)
+            d = np.linalg.norm(pos[heavy] - prot.positions[heavy], axis=1)
+            mini = replace(mini, energy_before=first.energy_before, seconds=first.seconds + mini.seconds,
+                           heavy_rmsd=float(np.sqrt((d ** 2).mean())) if len(d) else 0.0,
+                           heavy_max_displacement=float(d.max()) if len(d) else 0.0)
     report = RefineReport(prot.topology, pos, prot, mini, t_bb, t_h)
     if output is not None:
         write_structure(output, prot.topology, pos)

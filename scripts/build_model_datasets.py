@@ -1,0 +1,70 @@
+"""Datasets of the shipped models from a corpus (``herobm dataset corpus``), one per model:
+
+* ``martini3-protein``: every protein/peptide input of the corpus, Martini 3 set;
+* ``ca-protein``: the same inputs, Cα set;
+* ``martini3-lipids``: OpenMM's lipid patches plus the membranes of
+  ``scripts/make_lipid_structures.py`` (``--lipids DIR``: its *.pdb with same-named *.dcd), Martini 3 set;
+* ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
+
+Splits follow the corpus manifest (whole inputs); extra lipid/ligand inputs go to ``train``
+except the last lipid system (``val``)::
+
+    python scripts/build_model_datasets.py --corpus corpus/ --lipids corpus/lipids --ligand corpus/ligand -o datasets/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from herobm.data.build import InputSpec, build_dataset
+from herobm.data.corpus import build_corpus_dataset, read_manifest
+
+
+def _extra(folder: str | None) -> list[tuple[str, list[str]]]:
+    if not folder:
+        return []
+    out = []
+    for pdb in sorted(Path(folder).glob("*.pdb")):
+        dcd = pdb.with_suffix(".dcd")
+        out.append((str(pdb), [str(dcd)] if dcd.exists() else []))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--lipids", help="folder of extra all-atom membranes (PDB + DCD)")
+    ap.add_argument("--ligand", help="folder with ibuprofen_conf.pdb/.dcd")
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--only", default="martini3-protein,ca-protein,martini3-lipids,example-ligand")
+    ap.add_argument("--workers", type=int, default=1)
+    a = ap.parse_args()
+    out = Path(a.output)
+    entries = read_manifest(a.corpus)
+    proteins = [e for e in entries if e.kind != "openmm-lipid"]
+    lipids = [e for e in entries if e.kind == "openmm-lipid"]
+    only = set(a.only.split(","))
+    if "martini3-protein" in only:
+        print(build_corpus_dataset(proteins, "martini3", out / "martini3-protein", workers=a.workers).summary())
+    if "ca-protein" in only:
+        print(build_corpus_dataset(proteins, "ca", out / "ca-protein", workers=a.workers).summary())
+    if "martini3-lipids" in only:
+        extra = _extra(a.lipids)
+        inputs = [InputSpec(e.topology, tuple(e.trajectories)) for e in lipids] + [InputSpec(t, tuple(tr)) for t, tr in extra]
+        split = {str(Path(e.topology)): "train" for e in lipids}
+        for k, (t, _) in enumerate(extra):
+            split[str(Path(t))] = "val" if k == len(extra) - 1 else "train"
+        split_file = out / "martini3-lipids.splits.json"
+        out.mkdir(parents=True, exist_ok=True)
+        split_file.write_text(json.dumps(split, indent=1))
+        print(build_dataset(inputs, "martini3", out / "martini3-lipids", split_file=split_file, workers=a.workers).summary())
+    if "example-ligand" in only and a.ligand:
+        d = Path(a.ligand)
+        spec = InputSpec(str(d / "ibuprofen_conf.pdb"), (str(d / "ibuprofen_conf.dcd"),))
+        print(build_dataset([spec], "example", out / "example-ligand", split={"train": 1.0}).summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
+# On 2 CPU cores: corpus ~13 min; martini3-protein and ca-protein trained side by side
+# (1 thread each) ~2 h; lipids ~40 min; ligand ~7 min. Needs RDKit for the ligand conformers.
+set -euo pipefail
+W=${1:-work}
+mkdir -p "$W"
+herobm dataset corpus -o "$W/corpus" --peptides 60 --seed 0
+python scripts/make_lipid_structures.py -o "$W/lipids"
+python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
+python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --ligand "$W/ligand" -o "$W/datasets"
+for m in martini3-protein ca-protein martini3-lipids example-ligand; do
+  herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$m" &
+  [[ $m == ca-protein || $m == example-ligand ]] && wait   # two at a time on 2 cores
+done
+wait
+for m in martini3-protein ca-protein martini3-lipids example-ligand; do
+  python scripts/ship_model.py $m "$W/runs/$m/best.pt" --dataset "$W/datasets/$m" --hardware "2 CPU cores" \
+      --recipe "scripts/train_shipped_models.sh; configs/$m.yaml"
+done
