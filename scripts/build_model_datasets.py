@@ -6,8 +6,8 @@
   ``scripts/make_lipid_structures.py`` (``--lipids DIR``: its *.pdb with same-named *.dcd), Martini 3 set;
 * ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
 
-Splits follow the corpus manifest (whole inputs); extra lipid/ligand inputs go to ``train``
-except the last lipid system (``val``)::
+Splits follow the corpus manifest (whole inputs); lipid and ligand inputs all go to ``train``
+(each lipid type has one source only; these models are judged on held-out systems instead)::
 
     python scripts/build_model_datasets.py --corpus corpus/ --lipids corpus/lipids --ligand corpus/ligand -o datasets/
 """
@@ -54,8 +54,8 @@ def main() -> None:
         extra = _extra(a.lipids)
         inputs = [InputSpec(e.topology, tuple(e.trajectories)) for e in lipids] + [InputSpec(t, tuple(tr)) for t, tr in extra]
         split = {str(Path(e.topology)): "train" for e in lipids}
-        for k, (t, _) in enumerate(extra):
-            split[str(Path(t))] = "val" if k == len(extra) - 1 else "train"
+        for t, _ in extra:  # every lipid type is needed in training: no validation split
+            split[str(Path(t))] = "train"
         split_file = out / "martini3-lipids.splits.json"
         out.mkdir(parents=True, exist_ok=True)
         split_file.write_text(json.dumps(split, indent=1))
