@@ -210,3 +210,20 @@ def test_residue_split_across_the_box_is_made_whole(villin, tmp_path):
     a = mda.Universe(str(tmp_path / "a.pdb")).atoms.positions
     b = mda.Universe(str(tmp_path / "b.pdb")).atoms.positions
     assert np.abs(a - b).max() < 2e-3
+
+
+def test_chain_split_across_the_box_stays_one_chain(villin, tmp_path):
+    """Half of the chain wrapped to the other side of the box: still linked (no extra
+    termini) and rebuilt as one whole chain, equal to the unwrapped input's output."""
+    u = mda.Universe(str(villin / "cg.pdb"))
+    u.dimensions = [80, 80, 80, 90, 90, 90]
+    u.atoms.write(str(tmp_path / "whole.pdb"))
+    half = u.residues[len(u.residues) // 2:].atoms
+    half.positions = half.positions + np.array([0.0, 80.0, 0.0])
+    u.atoms.write(str(tmp_path / "split.pdb"))
+    backmap(tmp_path / "whole.pdb", "martini3-protein", tmp_path / "a.pdb")
+    backmap(tmp_path / "split.pdb", "martini3-protein", tmp_path / "b.pdb")
+    a = mda.Universe(str(tmp_path / "a.pdb")).atoms
+    b = mda.Universe(str(tmp_path / "b.pdb")).atoms
+    assert len(a) == len(b) and "OXT" not in a.names[:-20] and list(b.names) == list(a.names)
+    assert np.abs(a.positions - b.positions).max() < 2e-3

@@ -23,7 +23,7 @@ import torch
 
 from .assembly import Assembly, OutputTopology, merge_parts, topology_of_openmm, topology_of_system
 from .cg_system import BeadSystem, map_beads
-from .coarse_grain import check_finite, unwrap_to
+from .coarse_grain import check_finite, nearest_image, unwrap_to
 from .errors import InputError
 from .io import load_universe, make_universe, parse_frames, select_atoms, write_stream
 from .mapping import MappingSet
@@ -133,6 +133,7 @@ class _ModelPart:
     beads: np.ndarray  # (B,) bead index in the input selection, system bead order
     predict: VectorPredictor
     first: np.ndarray  # (B,) part index of the first bead of each bead's residue (to make residues whole)
+    res_first: np.ndarray  # (R,) part index of each residue's first bead (to make chains whole)
 
 
 @dataclass
@@ -235,7 +236,7 @@ def _plan(beads, specs: list[ModelSpec], strict: bool, where: str) -> _Plan:
         first_of_res = np.full(len(system.residue_name), len(gidx), dtype=np.int64)
         np.minimum.at(first_of_res, system.bead_residue, np.arange(len(gidx)))
         model_parts.append(_ModelPart(spec, system, gidx, spec.predictor_factory(system),
-                                      first_of_res[system.bead_residue]))
+                                      first_of_res[system.bead_residue], first_of_res))
         parts_top.append(topology_of_system(system))
         keys.append(key)
     solvent = None
@@ -282,11 +283,30 @@ def _phi_psi(part: _ModelPart, pred) -> np.ndarray | None:
     return out
 
 
+def _whole_chains(part: _ModelPart, bp: np.ndarray, box) -> np.ndarray:
+    """Bead positions (residues already whole) with every linked chain in one periodic
+    image: each residue moved by whole box vectors next to the residue before it."""
+    nxt = part.system.residue_next
+    linked = np.flatnonzero(nxt >= 0)
+    if box is None or not len(linked):
+        return bp
+    a = bp[part.res_first[linked]]
+    b = bp[part.res_first[nxt[linked]]]
+    step = nearest_image(b, a, box) - b  # (L, 3): image shift of each linked residue relative to its predecessor
+    if not np.abs(step).max() > 1e-6:
+        return bp
+    shift = np.zeros((len(nxt), 3))
+    for k, r in enumerate(linked):  # residues in order: accumulate along the chain
+        shift[nxt[r]] = shift[r] + step[k]
+    return bp + shift[part.system.bead_residue]
+
+
 def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
     for i, part in enumerate(plan.models):
         bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
+        bp = _whole_chains(part, bp, box)
         pred = part.predict(bp, box)
         vectors = pred["vectors"] if isinstance(pred, dict) else pred
         parts.append(rebuild_frame(part.system, bp, vectors))

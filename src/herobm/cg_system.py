@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .coarse_grain import nearest_image
 from .errors import InputError
 from .mapping import MappingSet, MoleculeMapping
 
@@ -159,6 +160,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     ends = np.r_[starts[1:], len(beads)]
     residues = beads.universe.residues
     pos = beads.positions.astype(np.float64)
+    box = beads.universe.dimensions
     chains = []
     info = []
     notes: list[str] = []
@@ -190,11 +192,11 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         s1, e1, m1, *_, c1 = info[r + 1]
         if c0 != c1 or not any(b[:1] == "+" for bond in m0.bonds for b in bond):
             continue
-        d = np.linalg.norm(pos[s0:e0].mean(0) - pos[s1:e1].mean(0))
         bb0 = [k for k in range(s0, e0) if names[k] == m0.beads[0]]
         bb1 = [k for k in range(s1, e1) if names[k] == m1.beads[0]]
-        if bb0 and bb1:
-            d = np.linalg.norm(pos[bb0[0]] - pos[bb1[0]])
+        p0 = pos[bb0[0]] if bb0 else pos[s0:e0].mean(0)
+        p1 = pos[bb1[0]] if bb1 else pos[s1:e1].mean(0)
+        d = np.linalg.norm(nearest_image(p1[None], p0[None], box)[0] - p0)  # periodic: minimum image
         linked[r] = d < MAX_BACKBONE_LINK
     cache: dict[tuple, _ResidueLayout] = {}
     b_in, b_type, b_res = [], [], []
