@@ -21,6 +21,7 @@ import MDAnalysis as mda
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import AllChem
+from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_example_structures import IBUPROFEN_SMILES, ibuprofen_names  # noqa: E402
@@ -53,12 +54,7 @@ def main() -> None:
     frames = []
     for cid in ids:
         x = mol.GetConformer(cid).GetPositions()
-        q = rng.normal(size=4)
-        q /= np.linalg.norm(q)
-        w, i, j, k = q
-        rot = np.array([[1 - 2 * (j * j + k * k), 2 * (i * j - k * w), 2 * (i * k + j * w)],
-                        [2 * (i * j + k * w), 1 - 2 * (i * i + k * k), 2 * (j * k - i * w)],
-                        [2 * (i * k - j * w), 2 * (j * k + i * w), 1 - 2 * (i * i + j * j)]])
+        rot = Rotation.random(random_state=rng).as_matrix()
         frames.append((x - x.mean(0)) @ rot.T + rng.uniform(-5, 5, 3))
     u.atoms.positions = frames[0]
     u.atoms.write(str(out / "ibuprofen_conf.pdb"))

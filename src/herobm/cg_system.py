@@ -14,6 +14,7 @@ import numpy as np
 
 from .coarse_grain import nearest_image
 from .errors import InputError
+from .solvent import ION_ELEMENTS
 from .mapping import MappingSet, MoleculeMapping
 
 __all__ = ["BeadSystem", "map_beads"]
@@ -58,17 +59,13 @@ class BeadSystem:
         return len(self.atom_name)
 
 
-_ION_ELEMENTS = {"NA": "Na", "CL": "Cl", "K": "K", "CA": "Ca", "MG": "Mg", "ZN": "Zn", "FE": "Fe", "MN": "Mn", "CU": "Cu",
-                 "BR": "Br", "LI": "Li", "CS": "Cs", "RB": "Rb", "SOD": "Na", "CLA": "Cl", "POT": "K", "CAL": "Ca", "ZND": "Zn"}
-
-
 def _element(name: str, single_atom: bool = False) -> str:
     """Element of an output atom: from the first letter of its name, except for a
     single-atom molecule (an ion), whose name may be a two-letter element (CA = calcium
     only there; in a residue CA is the alpha carbon)."""
     stripped = name.lstrip("0123456789")
-    if single_atom and stripped.upper() in _ION_ELEMENTS:
-        return _ION_ELEMENTS[stripped.upper()]
+    if single_atom and stripped.upper() in ION_ELEMENTS:
+        return ION_ELEMENTS[stripped.upper()]
     return stripped[:1].upper()
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-__all__ = ["SolventRule", "WATER_RULES", "ION_RULES", "solvent_rule", "water_offsets", "place_solvent"]
+__all__ = ["SolventRule", "WATER_RULES", "ION_ELEMENTS", "ION_RULES", "solvent_rule", "water_offsets", "place_solvent"]
 
 OO_DISTANCE = 2.8  # Å
 
@@ -35,12 +36,17 @@ for _res, _bead, _n in [("W", "W", 4), ("SOL", "W", 4), ("PW", "W", 4), ("WN", "
                         ("W", "SW", 3), ("W", "TW", 2)]:
     WATER_RULES[(_res, _bead)] = SolventRule(*WATER, _n)
 
-ION_RULES: dict[str, SolventRule] = {}
-for _names, _res, _el in [(("NA", "NA+", "SOD", "TNA"), "NA", "Na"), (("CL", "CL-", "CLA", "TCL"), "CL", "Cl"),
-                          (("K", "K+", "POT"), "K", "K"), (("CA", "CA+", "CA2+", "CAL"), "CA", "Ca"),
-                          (("MG", "MG2+"), "MG", "Mg"), (("ZN", "ZN2+", "ZNM"), "ZN", "Zn")]:
+# ion atom/bead names as force fields and Martini spell them -> element (the one table of
+# ion names in herobm; herobm.cg_system uses it for single-atom molecules too)
+ION_ELEMENTS: dict[str, str] = {}
+for _el, _names in [("Na", ("NA", "NA+", "SOD", "TNA")), ("Cl", ("CL", "CL-", "CLA", "TCL")),
+                    ("K", ("K", "K+", "POT")), ("Ca", ("CA", "CA+", "CA2+", "CAL")), ("Mg", ("MG", "MG2+")),
+                    ("Zn", ("ZN", "ZN2+", "ZNM", "ZND")), ("Fe", ("FE",)), ("Mn", ("MN",)), ("Cu", ("CU",)),
+                    ("Br", ("BR",)), ("Li", ("LI",)), ("Cs", ("CS",)), ("Rb", ("RB",))]:
     for _n in _names:
-        ION_RULES[_n] = SolventRule(_res, _res, _el, 1)
+        ION_ELEMENTS[_n] = _el
+# ion bead -> the ion, with residue and atom named as amber14 names them (NA, CL, ZN, ...)
+ION_RULES: dict[str, SolventRule] = {n: SolventRule(el.upper(), el.upper(), el, 1) for n, el in ION_ELEMENTS.items()}
 ION_RESNAMES = {"ION", "IONS"}
 
 
@@ -79,18 +85,6 @@ def water_offsets(count: int) -> np.ndarray:
     raise ValueError(f"no water layout for {count} molecules per bead")
 
 
-def _random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3, 3) uniformly random rotation matrices (from unit quaternions)."""
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], 1)
-
-
 def place_solvent(centres: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(sum(counts), 3) atom positions (Å) for beads at ``centres`` (n, 3) standing for
     ``counts`` (n,) molecules each, bead by bead, randomly oriented."""
@@ -100,7 +94,7 @@ def place_solvent(centres: np.ndarray, counts: np.ndarray, rng: np.random.Genera
     start = np.r_[0, np.cumsum(counts)]
     for c in np.unique(counts):
         beads = np.flatnonzero(counts == c)
-        rot = _random_rotations(len(beads), rng)
+        rot = Rotation.random(len(beads), random_state=rng).as_matrix()  # (n, 3, 3), uniform
         pts = centres[beads, None, :] + np.einsum("bij,kj->bki", rot, water_offsets(int(c)))
         idx = start[beads][:, None] + np.arange(c)
         out[idx.ravel()] = pts.reshape(-1, 3)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..assembly import topology_of_openmm
 from .backbone import backbone_indices, optimize_backbone
 from .chirality import fix_chirality
 from .forcefield import DEFAULT_FORCEFIELD
@@ -47,13 +48,6 @@ class RefineReport:
 MAX_CHIRALITY_ROUNDS = 3
 
 
-def _atom_arrays(topology) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Atom names, residue indices and residue names of an OpenMM topology."""
-    atoms = list(topology.atoms())
-    return (np.asarray([a.name for a in atoms]), np.asarray([a.residue.index for a in atoms]),
-            np.asarray([r.name for r in topology.residues()]))
-
-
 def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb,
             variants=None, split_breaks=True):
     t0 = time.perf_counter()
@@ -67,8 +61,8 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
         pos = mini.positions
         first = mini
         for _ in range(MAX_CHIRALITY_ROUNDS):  # a strained start can push a centre through its plane
-            names, residue, resnames = _atom_arrays(prot.topology)
-            fixed_pos, again = fix_chirality(names, residue, resnames, pos)
+            top = topology_of_openmm(prot.topology)
+            fixed_pos, again = fix_chirality(top.atom_name, top.atom_residue, top.residue_name, pos)
             if not again:
                 break
             mini = minimize(prot.topology, fixed_pos, tolerance, platform, max_iterations, forcefield=forcefield,

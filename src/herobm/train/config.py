@@ -33,6 +33,9 @@ SCHEDULES = ("cosine", "plateau", "constant")
 DTYPES = ("float32", "float64")
 
 
+_LOSS = LossConfig()
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings (learning rates per step; lengths in Å, angles in degrees)."""
@@ -53,14 +56,14 @@ class TrainConfig:
     max_beads: int = 2000  # beads (core beads of chunks) per micro-batch
     patience: int = 20  # early stopping: epochs without improvement; 0 = off
     seed: int = 0
-    # loss (see herobm.train.loss)
-    w_position: float = 1.0
-    w_bond: float = 5.0
-    bond_tolerance: float = 0.02  # Å
-    w_angle: float = 5.0
-    angle_tolerance: float = 2.0  # degrees
-    w_dihedral: float = 1.0
-    w_vector: float = 0.0
+    # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
+    w_position: float = _LOSS.w_position
+    w_bond: float = _LOSS.w_bond
+    bond_tolerance: float = _LOSS.bond_tolerance  # Å
+    w_angle: float = _LOSS.w_angle
+    angle_tolerance: float = _LOSS.angle_tolerance  # degrees
+    w_dihedral: float = _LOSS.w_dihedral
+    w_vector: float = _LOSS.w_vector
     dtype: str = "float32"  # float32 | float64
     max_train_frames: int | None = None  # random subset (from seed) when set
     max_val_frames: int | None = None
