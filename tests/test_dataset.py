@@ -10,6 +10,7 @@ from MDAnalysis.analysis.dihedrals import Ramachandran
 from MDAnalysisTests.datafiles import DCD, PSF, PDB_small, PDB_helix
 
 from herobm.data import DatasetReader, InputSpec, build_dataset, read_sample
+from herobm import InputError
 from herobm.data.build import assign_splits
 from herobm.geometry import bond_angles, bond_lengths
 from herobm.reconstruct import RebuildIndex, rebuild_atoms
@@ -101,3 +102,13 @@ def test_cli_build_errors(tmp_path, cli):
     assert result.exit_code == 1 and "sum to 1" in result.output
     result = cli("dataset", "build", PDB_small, PSF, "--traj", DCD, "-o", tmp_path / "d")
     assert result.exit_code == 1 and "single INPUT" in result.output
+
+
+def test_overlapping_copies_are_refused(tmp_path):
+    """6QYR as MDAnalysisTests ships it holds 15 copies of a tetrapeptide on top of each other
+    in one frame: building a dataset from it names two overlapping residues instead of
+    teaching a model from impossible neighbourhoods."""
+    from MDAnalysisTests.datafiles import MMTF_NOCRYST
+
+    with pytest.raises(InputError, match=r"6QYR.*different residues closer than 0.5 Å, e.g. [A-Z]+ \d+"):
+        build_dataset([InputSpec(MMTF_NOCRYST)], "martini3", tmp_path / "d", selection="protein and not resname DAL")

@@ -8,6 +8,7 @@ from MDAnalysisTests.datafiles import PDB_helix
 
 import MDAnalysis as mda
 from herobm.coarse_grain import bead_positions
+from herobm.errors import InputError
 from herobm.mapping import load_mapping_set
 from herobm.model import Graph, HEroBMNet, ModelConfig, edge_flags, neighbour_list
 from herobm.model.chunking import forward_chunked, spatial_chunks
@@ -50,6 +51,35 @@ def test_e3_equivariance(helix, correlation, vector_length):
         out = model(g)
     assert out["vectors"].shape == (system.n_beads, mset.max_slots, 3)
     assert out["vectors"].abs().max() > 0 and torch.isfinite(out["vectors"]).all()
+
+
+def test_se3_head_rotates_but_can_tell_mirror_images(helix):
+    """symmetry='SE3' (with a per-type head): rotations and translations still rotate the vectors,
+    but a mirror image need not give the mirrored output (the head reads cross products), which
+    is what lets a model learn L-amino acids from a mirror-symmetric Cα neighbourhood."""
+    mset, system, pos = helix
+    model = model_for(mset, symmetry="SE3", typed_head=True)
+    with torch.no_grad():
+        model.type_mix.normal_()  # trained weights are not zero
+    g = make_graph(pos, system.bead_type, model.cfg.cutoff, residues=system.bead_residue, nxt=system.residue_next)
+    with torch.no_grad():
+        assert_equivariant(model, g, tol=1e-5)
+        ref = model(g)
+        mirror = model(make_graph(-pos, system.bead_type, model.cfg.cutoff, residues=system.bead_residue,
+                                  nxt=system.residue_next))
+    # the E3 answer to a mirrored input would be -vectors; SE3 differs from it
+    assert (mirror["vectors"] + ref["vectors"]).abs().max() > 1e-3
+    e3 = model_for(mset, typed_head=True)
+    with torch.no_grad():
+        e3.type_mix.normal_()
+        assert_equivariant(e3, g, tol=1e-5)  # the per-type head alone keeps reflections
+
+
+def test_model_options_are_checked():
+    with pytest.raises(InputError, match="symmetry"):
+        ModelConfig(n_bead_types=3, n_vectors=2, symmetry="SO3")
+    with pytest.raises(InputError, match="typed_head"):
+        ModelConfig.from_dict({"n_bead_types": 3, "n_vectors": 2, "typed_head": "yes"})
 
 
 def test_permutation_equivariance(helix):

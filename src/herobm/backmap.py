@@ -29,7 +29,7 @@ from .io import load_universe, make_universe, parse_frames, select_atoms, write_
 from .mapping import MappingSet
 from .model.chunking import forward_chunked, spatial_chunks
 from .model.graph import Graph, edge_flags, neighbour_list
-from .reconstruct import RebuildIndex, rebuild_atoms
+from .reconstruct import RebuildIndex, fit_to_beads, rebuild_atoms
 from .solvent import SolventRule, place_solvent, solvent_rule
 from .train.checkpoint import resolve_device
 
@@ -301,15 +301,20 @@ def _whole_chains(part: _ModelPart, bp: np.ndarray, box) -> np.ndarray:
     return bp + shift[part.system.bead_residue]
 
 
-def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame."""
+def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame.
+    ``bead_fit``: move the rebuilt atoms the least so that they coarse-grain exactly to the input
+    beads (:func:`herobm.reconstruct.fit_to_beads`)."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
     for i, part in enumerate(plan.models):
         bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
         bp = _whole_chains(part, bp, box)
         pred = part.predict(bp, box)
         vectors = pred["vectors"] if isinstance(pred, dict) else pred
-        parts.append(rebuild_frame(part.system, bp, vectors))
+        x = rebuild_frame(part.system, bp, vectors)
+        if bead_fit:
+            x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
+        parts.append(x)
         pp = _phi_psi(part, pred)
         if pp is not None:
             phi_psi[plan.assembly.part_residues[i]] = pp
@@ -428,6 +433,7 @@ class _Job:
     max_beads: int
     refine: RefineOptions
     seed: int
+    bead_fit: bool = False
 
 
 class _Runner:
@@ -451,7 +457,7 @@ class _Runner:
         check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
         box = self.u.dimensions
         box = box if box is not None and np.all(box[:3] > 0) else None
-        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed)
+        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit)
         if not self.job.refine.active:
             return x, box, float("nan"), ""
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.job.refine, self.job.strict, self.variants)
@@ -564,6 +570,7 @@ def backmap(
     workers: int = 1,
     seed: int = 0,
     progress: bool = False,
+    bead_fit: bool = False,
 ) -> BackmapReport:
     """Backmap a CG structure (and trajectory) with trained models.
 
@@ -575,7 +582,11 @@ def backmap(
     network runs on spatial chunks of at most ``max_beads_per_chunk`` beads (plus a halo
     of one cutoff), on CUDA when available. ``hydrogens``/``minimize``/
     ``optimize_backbone`` refine every frame (:mod:`herobm.refine`); ``workers`` > 1
-    backmaps trajectory frames in that many processes (on the CPU). Distances in Å.
+    backmaps trajectory frames in that many processes (on the CPU). ``bead_fit`` moves the
+    rebuilt heavy atoms the least so that their centres land exactly on the input beads
+    (:func:`herobm.reconstruct.fit_to_beads`): never farther from the true structure when
+    the beads were made from heavy atoms only (martinize2 of a PDB entry without
+    hydrogens); approximate when hydrogens counted in the bead centres. Distances in Å.
     """
     from .models import auto_models
 
@@ -588,7 +599,7 @@ def backmap(
         models = (str(model),)
     job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, models,
                device if workers == 1 else "cpu", max_beads_per_chunk,
-               RefineOptions(hydrogens or minimize, minimize, optimize_backbone, ph, tolerance), seed)
+               RefineOptions(hydrogens or minimize, minimize, optimize_backbone, ph, tolerance), seed, bead_fit)
     return _run(job, None, output, traj_out, frames, workers, progress)
 
 
@@ -604,10 +615,11 @@ def backmap_with_specs(
     refine: RefineOptions = RefineOptions(),
     seed: int = 0,
     progress: bool = False,
+    bead_fit: bool = False,
 ) -> BackmapReport:
     """:func:`backmap` with models given as :class:`ModelSpec` objects (in-process only)."""
     traj = [traj] if isinstance(traj, (str, os.PathLike)) else list(traj or [])
-    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, (), "cpu", 0, refine, seed)
+    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, (), "cpu", 0, refine, seed, bead_fit)
     return _run(job, list(specs), output, traj_out, frames, 1, progress)
 
 
@@ -623,9 +635,10 @@ def backmap_with_predictor(
     strict: bool = False,
     progress: bool = False,
     refine: RefineOptions = RefineOptions(),
+    bead_fit: bool = False,
 ) -> BackmapReport:
     """Backmap with vectors from ``predictor_factory(system)`` for every molecule of
     ``mapping`` (e.g. the baseline, or true vectors in tests). Streams like :func:`backmap`."""
     spec = ModelSpec("predictor", mapping, predictor_factory)
     return backmap_with_specs(input, [spec], output, traj, traj_out, frames, selection, strict, refine,
-                              progress=progress)
+                              progress=progress, bead_fit=bead_fit)

@@ -15,6 +15,7 @@ import numpy as np
 from .coarse_grain import nearest_image
 from .errors import InputError
 from .solvent import ION_ELEMENTS
+from .system import element_masses
 from .mapping import MappingSet, MoleculeMapping
 
 __all__ = ["BeadSystem", "map_beads"]
@@ -49,6 +50,11 @@ class BeadSystem:
     residue_next: np.ndarray  # (R,) bonded next residue, -1 if none
     residue_bead: np.ndarray  # (R,) backbone bead (holds CA), -1 if none
     bonds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))  # output atoms
+    # bead centres over the output atoms, (E,): bead = sum of weight * atom per bead (weights
+    # normalised over the rebuilt atoms; hydrogens the model does not rebuild are left out)
+    cg_bead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cg_atom: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cg_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_beads(self) -> int:
@@ -74,6 +80,7 @@ class _ResidueLayout:
     molecule: MoleculeMapping
     bead_order: list[int]  # input bead k of the residue -> mapping bead index
     slots: list[tuple[int, int, int, int, int, float]]  # (mapping bead, j, level, local anchor slot, local atom, w)
+    cg: list[tuple[int, int, float]]  # (mapping bead, local atom, share of the atom in the bead centre)
     atom_names: list[str]
     atom_elements: list[str]
     bonds: list[tuple[int, int]]
@@ -98,6 +105,7 @@ def _layout(mset: MappingSet, m: MoleculeMapping, bead_names: tuple[str, ...], t
                 continue
             kept[j] = len(slots)
             slots.append((b, j, s.level, kept[s.anchor] if s.anchor >= 0 else -1, local[s.atom], s.weight))
+    cg = [(b, local[a], w) for b, bead in enumerate(beads) for a, w in m.centre_weights[bead] if a in local and w > 0]
     names = [m.atoms[i].names[0] for i in atoms]
     name_to_local = {n: local[i] for i in atoms for n in m.atoms[i].names}
     bonds, links = [], []
@@ -118,7 +126,7 @@ def _layout(mset: MappingSet, m: MoleculeMapping, bead_names: tuple[str, ...], t
                 ca_bead = b
                 break
     elements = [_element(n, single_atom=len(names) == 1) for n in names]
-    return _ResidueLayout(m, order, slots, names, elements, bonds, links, name_to_local, ca_bead)
+    return _ResidueLayout(m, order, slots, cg, names, elements, bonds, links, name_to_local, ca_bead)
 
 
 def _choose_molecule(mset: MappingSet, resname: str, bead_names: tuple[str, ...], where: str) -> MoleculeMapping:
@@ -198,6 +206,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     cache: dict[tuple, _ResidueLayout] = {}
     b_in, b_type, b_res = [], [], []
     slots: list[tuple] = []
+    cg: list[tuple[int, int, float]] = []
     a_name, a_res, a_elem = [], [], []
     r_name, r_id, r_chain, r_mol, r_bead = [], [], [], [], []
     bonds: list[tuple[int, int]] = []
@@ -220,6 +229,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
             b_res.append(r)
         for mb, j, level, anchor, atom, w in lay.slots:
             slots.append((b0 + mb, j, level, anchor + s0 if anchor >= 0 else -1, a0 + atom, w))
+        cg += [(b0 + mb, a0 + atom, w) for mb, atom, w in lay.cg]
         a_name += lay.atom_names
         a_elem += lay.atom_elements
         a_res += [r] * len(lay.atom_names)
@@ -244,6 +254,10 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     slot_atom = sl[:, 4].astype(np.int64)
     w = sl[:, 5]
     wsum = np.bincount(slot_atom, weights=w, minlength=len(a_name))
+    cga = np.asarray(cg, dtype=float).reshape(-1, 3)
+    cg_bead, cg_atom = cga[:, 0].astype(np.int64), cga[:, 1].astype(np.int64)
+    cg_w = cga[:, 2] * (element_masses(np.asarray(a_elem)[cg_atom]) if mset.weighting == "mass" else 1.0)
+    cg_w = cg_w / np.bincount(cg_bead, weights=cg_w, minlength=len(b_in))[cg_bead]
     system = BeadSystem(
         mapping=mset,
         bead_input_index=np.asarray(b_in, dtype=np.int64),
@@ -265,5 +279,8 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         residue_next=nxt,
         residue_bead=np.asarray(r_bead, dtype=np.int64),
         bonds=np.asarray(bonds, dtype=np.int64).reshape(-1, 2),
+        cg_bead=cg_bead,
+        cg_atom=cg_atom,
+        cg_weight=cg_w,
     )
     return system, notes

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import sparse
+from scipy.sparse.linalg import splu
 
 from .system import MappedSystem
 
-__all__ = ["RebuildIndex", "rebuild_atoms", "true_vectors", "slot_vectors"]
+__all__ = ["RebuildIndex", "rebuild_atoms", "true_vectors", "slot_vectors", "fit_to_beads"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,24 @@ def slot_vectors(
     )
     out[slot_bead, slot_index] = np.where((slot_level == 0)[:, None], 0.0, atom - base)
     return out
+
+
+def fit_to_beads(
+    atoms: np.ndarray, beads: np.ndarray, cg_bead: np.ndarray, cg_atom: np.ndarray, cg_weight: np.ndarray
+) -> np.ndarray:
+    """The smallest move of ``atoms`` (A, 3), Å, that puts every bead centre exactly on ``beads`` (B, 3).
+
+    Bead k's centre is ``sum(cg_weight * atoms[cg_atom])`` over its entries (``cg_bead == k``).
+    This is the Euclidean projection onto the structures whose centres are ``beads``. When the
+    beads were made from these atoms with these weights, the true structure is one of them, so
+    the result is never farther from it (in RMSD over the atoms) than the input. Beads with no
+    entry are left free.
+    """
+    atoms = np.asarray(atoms, dtype=np.float64)
+    if len(cg_bead) == 0:
+        return atoms.copy()
+    rows, cg_row = np.unique(cg_bead, return_inverse=True)
+    C = sparse.csr_matrix((cg_weight, (cg_row, cg_atom)), shape=(len(rows), len(atoms)))
+    residual = np.asarray(beads, dtype=np.float64)[rows] - C @ atoms
+    lam = splu((C @ C.T).tocsc()).solve(residual)
+    return atoms + C.T @ lam

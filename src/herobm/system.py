@@ -186,15 +186,19 @@ def _make_template(mset: MappingSet, molecule: MoleculeMapping, match) -> _Templ
     )
 
 
+def element_masses(elements) -> np.ndarray:
+    """Masses (u) of element symbols (MDAnalysis' table; 0 for unknown symbols)."""
+    from MDAnalysis.guesser.tables import masses as table
+
+    return np.array([table.get(str(e).upper(), 0.0) for e in elements], dtype=float)
+
+
 def _atom_masses(atoms) -> np.ndarray:
     """Atom masses (u) from the topology; atoms without one (e.g. a PDB with an empty
     element column) get the mass of the element their name starts with."""
-    from MDAnalysis.guesser.tables import masses as table
-
     m = np.asarray(atoms.masses, dtype=float).copy()
-    for k in np.flatnonzero(~(m > 0)):
-        name = str(atoms.names[k]).lstrip("0123456789")
-        m[k] = table.get(name[:1].upper(), 0.0)
+    bad = np.flatnonzero(~(m > 0))
+    m[bad] = element_masses([str(atoms.names[k]).lstrip("0123456789")[:1] for k in bad])
     return m
 
 

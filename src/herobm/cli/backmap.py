@@ -27,9 +27,12 @@ from . import handle_errors, main
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Processes backmapping trajectory frames in parallel (CPU).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the water orientations.")
+@click.option("--bead-fit", is_flag=True,
+              help="Move the rebuilt heavy atoms the least so that their centres land exactly on the beads "
+                   "(exact when the CG was made without hydrogens, e.g. martinize2 of a PDB entry).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
-                optimize_backbone, max_beads_per_chunk, device, workers, seed):
+                optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit):
     """Rebuild the all-atom structure of the CG beads of INPUT with trained models."""
     from ..backmap import backmap
 
@@ -37,6 +40,6 @@ def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict
         input, list(models) or None, output, traj=list(traj) or None, traj_out=traj_out, frames=frames,
         selection=selection, strict=strict, hydrogens=hydrogens, ph=ph, minimize=minimize, tolerance=tolerance,
         optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
-        workers=workers, seed=seed, progress=True,
+        workers=workers, seed=seed, progress=True, bead_fit=bead_fit,
     )
     click.echo(report.summary())

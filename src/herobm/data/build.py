@@ -19,6 +19,7 @@ from ..coarse_grain import check_finite, make_residues_whole
 from ..errors import InputError
 from ..geometry import angles_from_bonds, torsions_from_bonds
 from ..io import load_universe, parse_frames, select_atoms
+from ..model.graph import neighbour_list
 from ..mapping import MappingSet, load_mapping_set
 from ..system import MappedSystem, map_atoms
 from .store import FORMAT_VERSION, SystemRecord, write_mapping_copy
@@ -220,6 +221,7 @@ def extract_system(job: _Job) -> tuple[SystemRecord | None, list[str]]:
         check_finite(x, atoms, f"{job.spec.label} frame {f}")
         box = u.dimensions
         whole = make_residues_whole(system, x, box)
+        check_no_overlap(system, np.asarray(system.cg_matrix() @ whole), box, f"{job.spec.label} frame {f}")
         positions[k] = whole[stored]
         boxes[k] = box if box is not None else 0.0
     positions.flush()
@@ -231,6 +233,30 @@ def extract_system(job: _Job) -> tuple[SystemRecord | None, list[str]]:
         n_beads=system.n_beads, n_atoms=int(len(rebuilt)), n_residues=system.n_residues, split="",
     )
     return record, notes
+
+
+MIN_BEAD_DISTANCE = 0.5  # Å; beads of different residues closer than this are overlapping copies
+
+
+def check_no_overlap(system: MappedSystem, beads: np.ndarray, box, where: str) -> None:
+    """Raise :class:`InputError` when beads of two different residues are closer than
+    :data:`MIN_BEAD_DISTANCE` (Å): stacked NMR models or alternate locations read as extra
+    residues, which would teach a model from impossible neighbourhoods."""
+    a, b = neighbour_list(beads, MIN_BEAD_DISTANCE, box)[0]
+    other = system.bead_residue[a] != system.bead_residue[b]
+    if not other.any():
+        return
+    i, j = int(a[other][0]), int(b[other][0])
+
+    def name(k: int) -> str:
+        return f"{system.bead_resname[k]} {system.bead_resid[k]} {system.bead_chain[k]}".strip() + f" bead {system.bead_name[k]}"
+
+    d = np.linalg.norm(beads[i] - beads[j])
+    raise InputError(
+        f"{where}: {int(other.sum()) // 2} bead pair(s) of different residues closer than {MIN_BEAD_DISTANCE} Å, "
+        f"e.g. {name(i)} and {name(j)} ({d:.2f} Å apart, or their periodic images): overlapping copies "
+        "(several models or alternate locations in one frame?); select one copy"
+    )
 
 
 @dataclass

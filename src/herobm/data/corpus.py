@@ -271,7 +271,6 @@ MDATESTS_SOURCES: tuple[_Source, ...] = (
     _Source("pqr_1a2c", "PQR_icodes", note="thrombin, with hydrogens"),
     _Source("hivpr_1hvr", "CONECT"),
     _Source("cryoem_5a7u", "PDB_CRYOEM_BOX"),
-    _Source("mmtf_6qyr", "MMTF_NOCRYST", note="DAL left out"),
     # crystal structures: heavy atoms only
     _Source("hivpr_4e43", "PDB_full", hydrogens=False, crystal=True),
     _Source("2zmm", "merge_protein", hydrogens=False, crystal=True),
@@ -298,6 +297,8 @@ MDATESTS_NOT_USED = {
     "PSF_inscode": "topology without coordinates",
     "PRM_NCBOX/PRM7_ala2/PRM12": "no protein (ACE in water; unreadable coordinates; DNA)",
     "WIN_PDB_multiframe": "same file as PDB_multiframe",
+    "MMTF_NOCRYST (6QYR)": "15 overlapping copies of a D-alanine-containing peptide in one frame "
+                           "(the dataset check refuses them)",
     "PDB_charges/PDB_elements/TPR_NNPOT_*": "one or two residues",
     "LAMMPSdata2/TRZ_psf/GSD*/DLP*": "no residue names (LAMMPS, TRZ, HOOMD, DL_POLY)",
 }

@@ -33,10 +33,18 @@ class ModelConfig:
     type_embed_dim: int = 16
     avg_num_neighbors: float = 30.0  # normaliser of neighbourhood sums
     vector_length: str = "free"  # "free" | "learned" (length per (type, slot), modulated ±50%)
+    # "E3": a mirror image of the input gives the mirror image of the output, so handedness
+    # (L-amino acids) can only come from chiral bead arrangements. "SE3": rotations and
+    # translations only; the output head also reads pseudo-vector features (cross products),
+    # so the model learns handedness even from mirror-symmetric neighbourhoods (a Cα trace).
+    symmetry: str = "E3"
+    typed_head: bool = False  # per-bead-type mixing of the vector channels into the output vectors
 
     def __post_init__(self) -> None:
         if self.vector_length not in ("free", "learned"):
             raise InputError(f"vector_length must be 'free' or 'learned', got '{self.vector_length}'")
+        if self.symmetry not in ("E3", "SE3"):
+            raise InputError(f"symmetry must be 'E3' or 'SE3', got '{self.symmetry}'")
         if self.correlation not in (1, 2, 3):
             raise InputError(f"correlation must be 1, 2 or 3, got {self.correlation}")
         if self.cutoff <= 0 or self.num_layers < 1 or self.mul < 1 or self.lmax < 1:
@@ -51,6 +59,8 @@ class ModelConfig:
         out = {}
         for k, v in d.items():  # YAML reads 1e1 as a string: coerce numbers, name the bad ones
             kind = {"int": int, "float": float}.get(str(types[k]))
+            if str(types[k]) == "bool" and not isinstance(v, bool):
+                raise InputError(f"model option {k}: '{v}' is not true/false")
             try:
                 out[k] = kind(v) if kind is not None and not isinstance(v, bool) else v
             except (TypeError, ValueError):

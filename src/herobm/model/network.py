@@ -11,7 +11,11 @@ depends only on beads within one cutoff, however many layers there are.
 
 Outputs per bead: ``n_vectors`` vectors (1o), and (cos, sin) of φ and ψ, with
 cos an invariant (0e) and sin a pseudo-scalar (0o), so a mirror image gets
-mirrored dihedrals.
+mirrored dihedrals. With ``symmetry="SE3"`` the head reads the hidden irreps
+without parity (pseudo-vectors such as cross products may become output
+vectors, sin becomes 0e): equivariant under rotations and translations only,
+so handedness (L-amino acids) can be learned from any neighbourhood. With
+``typed_head`` each bead type mixes the vector channels with its own weights.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ from torch import nn
 from .config import ModelConfig
 from .graph import N_EDGE_FLAGS, Graph
 
-__all__ = ["HEroBMNet", "hidden_irreps"]
+__all__ = ["HEroBMNet", "hidden_irreps", "rotation_only"]
 
 
 def hidden_irreps(mul: int, lmax: int) -> o3.Irreps:
     """``mul`` channels of every l <= lmax with both parities, sorted."""
     return o3.Irreps([(mul, (l, p)) for l in range(lmax + 1) for p in (1, -1)]).sort().irreps.simplify()
+
+
+def rotation_only(irreps: o3.Irreps) -> o3.Irreps:
+    """The same data read as SO(3) irreps: every l gets parity (-1)^l (so 1e -> 1o, 0o -> 0e)."""
+    return o3.Irreps([(mul, (ir.l, (-1) ** ir.l)) for mul, ir in irreps])
 
 
 class BesselBasis(nn.Module):
@@ -161,8 +170,20 @@ class HEroBMNet(nn.Module):
         self.v0_linear = o3.Linear(o3.Irreps([(cfg.mul, ir) for _, ir in self.irreps_sh]), self.irreps)
         self.layers = nn.ModuleList([Layer(cfg, self.irreps_sh, self.irreps) for _ in range(cfg.num_layers)])
         n = cfg.n_vectors
-        self.irreps_out = o3.Irreps(f"{n}x0e + 2x0e + 2x0o + {n}x1o")
-        self.head = o3.Linear(self.irreps + self.irreps, self.irreps_out)
+        head_in = self.irreps + self.irreps
+        sin_parity = "0o"
+        if cfg.symmetry == "SE3":  # forget parity: pseudo-vectors feed the vectors, pseudo-scalars the scalars
+            head_in = rotation_only(head_in)
+            sin_parity = "0e"
+        self.irreps_out = o3.Irreps(f"{n}x0e + 2x0e + 2x{sin_parity} + {n}x1o")
+        self.head = o3.Linear(head_in, self.irreps_out)
+        # l=1 channels of the head input that may become output vectors (both parities for SE3)
+        self.vector_channels = torch.cat([
+            torch.arange(s.start, s.stop) for (mul, ir), s in zip(head_in, head_in.slices()) if ir == o3.Irrep("1o")
+        ])
+        if cfg.typed_head:
+            c = len(self.vector_channels) // 3
+            self.type_mix = nn.Parameter(torch.zeros(cfg.n_bead_types, n, c))
         self.node_self = nn.Embedding(cfg.n_bead_types, cfg.mul)  # bead-type bias on the node scalars
         self.scalar_slice = self.irreps.slices()[[ir for _, ir in self.irreps].index(o3.Irrep("0e"))]
         self.log_length = nn.Parameter(torch.zeros(cfg.n_bead_types, n))
@@ -199,6 +220,10 @@ class HEroBMNet(nn.Module):
         cos = out[:, n : n + 2]
         sin = out[:, n + 2 : n + 4]
         vectors = out[:, n + 4 :].reshape(n_nodes, n, 3)
+        if self.cfg.typed_head:  # each bead type mixes the vector channels its own way
+            v1 = torch.cat([pooled, b], dim=-1)[:, self.vector_channels].reshape(n_nodes, -1, 3)
+            mix = self.type_mix[types] / math.sqrt(v1.shape[1])
+            vectors = vectors + torch.einsum("bkc,bcx->bkx", mix, v1)
         if self.cfg.vector_length == "learned":
             length = torch.exp(self.log_length[types]) * (1 + 0.5 * torch.tanh(scale))
             vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(1e-6) * length[..., None]
