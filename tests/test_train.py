@@ -326,6 +326,18 @@ def test_resume_continues_exactly(smoke_run, dataset, tmp_path):
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 2
 
 
+def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
+    """With train.chunk_steps a frame larger than max_beads gives one optimizer step per chunk:
+    more steps per epoch than frames, the same number of micro-batches either way."""
+    counts = {}
+    for chunk_steps in (False, True):
+        out = tmp_path / str(chunk_steps)
+        train(_run_config(dataset, out, epochs=1, max_beads=40, chunk_steps=chunk_steps), device="cpu", progress=False)
+        counts[chunk_steps] = load_checkpoint(out / "last.pt")["scheduler_state"]["step_count"]
+    n_frames = 3  # PDB_multiframe, frames 0:3, one per step (each > 40 beads)
+    assert counts[False] == n_frames and counts[True] >= 2 * n_frames
+
+
 OVERFIT_STEPS = 250  # 41 s for 200 steps on 2 idle cores (1 thread); < 0.1 Å from step ~143
 
 

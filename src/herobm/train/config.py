@@ -54,6 +54,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW
     grad_clip: float = 10.0  # max gradient norm; 0 = off
     max_beads: int = 2000  # beads (core beads of chunks) per micro-batch
+    chunk_steps: bool = False  # one optimizer step per micro-batch (a large frame's chunks are separate
+    #                            steps) instead of one per frame (gradients accumulated over its chunks)
     patience: int = 20  # early stopping: epochs without improvement; 0 = off
     seed: int = 0
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)

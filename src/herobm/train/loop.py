@@ -192,34 +192,36 @@ def _pick(frames: list, cap: int | None, seed: int) -> list:
 
 
 def _run_epoch(model, loader, lcfg, device, optimizer=None, schedule=None, grad_clip=0.0, bar=None,
-               ddp=None) -> tuple[Accumulator, int]:
-    """One pass; trains when ``optimizer`` is given. Returns metrics and skipped steps."""
+               ddp=None, chunk_steps: bool = False) -> tuple[Accumulator, int]:
+    """One pass; trains when ``optimizer`` is given (one optimizer step per loader step, or per
+    micro-batch with ``chunk_steps``). Returns metrics and skipped steps."""
     acc = Accumulator()
     skipped = 0
     training = optimizer is not None
     params = [p for p in model.parameters() if p.requires_grad]
-    for n_step, step in enumerate(loader):
-        counts = step_counts(step)
-        if training:
-            optimizer.zero_grad(set_to_none=True)
-        for k, batch in enumerate(step):
-            batch = batch.to(device)
-            sync = ddp is None or k == len(step) - 1
-            ctx = contextlib.nullcontext() if sync or not training else ddp.no_sync()
-            with ctx, torch.set_grad_enabled(training):
-                out = model(batch.graph)
-                sums = loss_sums(out, batch, lcfg)
-                if training:
-                    combine(sums, counts, lcfg).backward()
-            acc.add({k2: v.detach() for k2, v in sums.items()}, batch_counts(batch))
-        if training:
-            norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
-            if torch.isfinite(norm):
-                optimizer.step()
-            else:  # identical on all ranks: gradients are already averaged
-                skipped += 1
+    for n_step, micro_batches in enumerate(loader):
+        for step in ([b] for b in micro_batches) if chunk_steps else [micro_batches]:
+            counts = step_counts(step)
+            if training:
                 optimizer.zero_grad(set_to_none=True)
-            schedule.step_batch()
+            for k, batch in enumerate(step):
+                batch = batch.to(device)
+                sync = ddp is None or k == len(step) - 1
+                ctx = contextlib.nullcontext() if sync or not training else ddp.no_sync()
+                with ctx, torch.set_grad_enabled(training):
+                    out = model(batch.graph)
+                    sums = loss_sums(out, batch, lcfg)
+                    if training:
+                        combine(sums, counts, lcfg).backward()
+                acc.add({k2: v.detach() for k2, v in sums.items()}, batch_counts(batch))
+            if training:
+                norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+                if torch.isfinite(norm):
+                    optimizer.step()
+                else:  # identical on all ranks: gradients are already averaged
+                    skipped += 1
+                    optimizer.zero_grad(set_to_none=True)
+                schedule.step_batch()
         if bar is not None:
             bar.update(1)
             if n_step % 10 == 0:
@@ -350,7 +352,12 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
                                       find_unused_parameters=True)
     net = ddp if ddp is not None else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    if tc.chunk_steps and d.active:
+        raise InputError("train.chunk_steps needs a single process (ranks would disagree on the step count)")
     steps_per_epoch = len(train_sampler)
+    if tc.chunk_steps:  # micro-batches per epoch, estimated from bead counts (the schedule only needs its length)
+        sizes = frame_sizes(reader, train_frames)
+        steps_per_epoch = sum(max(1, math.ceil(sum(sizes[i] for i in s) / tc.max_beads)) for s in train_sampler.all_steps(1))
     schedule = LRSchedule(optimizer, tc, steps_per_epoch * tc.epochs)
 
     out = Path(tc.output)
@@ -390,7 +397,8 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         model.train()
         bar = tqdm(total=len(train_sampler), desc=f"epoch {epoch}", unit="step", leave=False, disable=not show)
         lr = schedule.lr
-        acc, skipped = _run_epoch(net, train_loader, lcfg, dev, optimizer, schedule, tc.grad_clip, bar, ddp)
+        acc, skipped = _run_epoch(net, train_loader, lcfg, dev, optimizer, schedule, tc.grad_clip, bar, ddp,
+                                  tc.chunk_steps)
         bar.close()
         acc.load_vector(_all_reduce(acc.vector(), d, dev))
         if skipped and d.main:
