@@ -125,6 +125,16 @@ def make_universe(
     return u
 
 
+@contextlib.contextmanager
+def _quiet_writer() -> Iterator[None]:
+    """MDAnalysis writers warn about every attribute a built topology lacks (altLocs, icodes,
+    occupancies, ...) and about a missing box; those defaults are what we want."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found no information for attr", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Unit cell dimensions not found", category=UserWarning)
+        yield
+
+
 def write_stream(
     target: mda.Universe,
     frames: Iterable[tuple[np.ndarray, np.ndarray | None]],
@@ -152,7 +162,7 @@ def write_stream(
     except StopIteration:
         raise InputError("no frames to write") from None
     load(first)
-    with atomic_output(output) as tmp:
+    with atomic_output(output) as tmp, _quiet_writer():
         if structure_writer is not None:
             structure_writer(tmp, first[0], first[1])
         else:
@@ -160,7 +170,7 @@ def write_stream(
     written = [str(output)]
     if traj_out is not None:
         bar = tqdm(total=n_frames, desc=desc, unit="frame", disable=not progress)
-        with atomic_output(traj_out) as tmp, mda.Writer(tmp, n_atoms=len(target.atoms)) as writer:
+        with atomic_output(traj_out) as tmp, _quiet_writer(), mda.Writer(tmp, n_atoms=len(target.atoms)) as writer:
             writer.write(target.atoms)
             bar.update(1)
             for item in it:

@@ -39,6 +39,11 @@ def main() -> None:
       herobm models         the shipped pretrained models
       herobm evaluate       compare a backmapped structure with the reference
     """
+    import warnings
+
+    # MDAnalysis notes the placeholder box of every PDB without a unit cell, each time a frame
+    # is read; herobm treats such files as non-periodic anyway
+    warnings.filterwarnings("ignore", message="1 A\\^3 CRYST1 record", category=UserWarning)
 
 
 from . import backmap as _backmap  # noqa: E402,F401  (registers commands)
