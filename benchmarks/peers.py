@@ -268,10 +268,13 @@ def _self_cmd(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *args]
 
 
-def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, refine: bool = False) -> Tool:
+def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, refine: bool = False,
+                bead_fit: bool = False) -> Tool:
     from importlib.metadata import version
 
     name = "herobm --hydrogens --minimize" if refine else "herobm (raw network output)"
+    if bead_fit:
+        name = "herobm --bead-fit" + (" --hydrogens --minimize" if refine else "")
     t = Tool(name, "herobm", version=f"herobm {version('herobm')} ({git_describe()})", output=output)
     if not model:
         t.skip = "not run: no model given"
@@ -284,9 +287,10 @@ def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, re
     copy = folder / "model.pt"
     if not copy.exists() or sha256(copy) != key:  # copy first: the checkpoint may be overwritten by training
         shutil.copy(model, copy)
-    t.cache_key = f"model sha256 {key}" + (" refined" if refine else "")
-    t.cmd = _self_cmd("_herobm", str(cg_input), str(copy), output, "refine" if refine else "raw")
-    flags = " --hydrogens --minimize" if refine else ""
+    mode = ("refine" if refine else "raw") + ("+fit" if bead_fit else "")
+    t.cache_key = f"model sha256 {key}" + (" refined" if refine else "") + (" bead-fit" if bead_fit else "")
+    t.cmd = _self_cmd("_herobm", str(cg_input), str(copy), output, mode)
+    flags = (" --bead-fit" if bead_fit else "") + (" --hydrogens --minimize" if refine else "")
     t.display_cmd = f"herobm backmap {cg_input.name} --model MODEL.pt -o {output}{flags}"
     t.notes.append(f"model: {model} (sha256 {key[:12]}), copied before use")
     return t
@@ -355,6 +359,10 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
         tools = [
             herobm_tool(a.model_martini3, inp.cg_protein, "herobm.pdb", d / "herobm"),
             herobm_tool(a.model_martini3, inp.cg_protein, "herobm_min.pdb", d / "herobm_min", refine=True),
+            # martinize2 of a PDB entry without hydrogens: the bead fit is exact here (docs/backmap.md)
+            herobm_tool(a.model_martini3, inp.cg_protein, "herobm_fit.pdb", d / "herobm_fit", bead_fit=True),
+            herobm_tool(a.model_martini3, inp.cg_protein, "herobm_fit_min.pdb", d / "herobm_fit_min", refine=True,
+                        bead_fit=True),
             baseline_tool(a.baseline_dataset_martini3, inp.cg_protein, "baseline.pdb", a.baseline_max_frames),
         ]
         cg2at = peer_tool(
@@ -617,8 +625,8 @@ def _finite(obj):
 def _run_herobm(cg_input: str, model: str, output: str, mode: str = "raw") -> None:
     from herobm.backmap import backmap
 
-    refine = mode == "refine"
-    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine)
+    refine = mode.startswith("refine")
+    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"))
     print(rep.summary())
 
 
