@@ -69,6 +69,9 @@ def test_se3_head_rotates_but_can_tell_mirror_images(helix):
                                   nxt=system.residue_next))
     # the E3 answer to a mirrored input would be -vectors; SE3 differs from it
     assert (mirror["vectors"] + ref["vectors"]).abs().max() > 1e-3
+    chiral = model_for(mset, symmetry="SE3", chiral_latent=True)
+    with torch.no_grad():
+        assert_equivariant(chiral, g, tol=1e-5)
     e3 = model_for(mset, typed_head=True)
     with torch.no_grad():
         e3.type_mix.normal_()
@@ -78,6 +81,8 @@ def test_se3_head_rotates_but_can_tell_mirror_images(helix):
 def test_model_options_are_checked():
     with pytest.raises(InputError, match="symmetry"):
         ModelConfig(n_bead_types=3, n_vectors=2, symmetry="SO3")
+    with pytest.raises(InputError, match="chiral_latent needs symmetry: SE3"):
+        ModelConfig(n_bead_types=3, n_vectors=2, chiral_latent=True)
     with pytest.raises(InputError, match="typed_head"):
         ModelConfig.from_dict({"n_bead_types": 3, "n_vectors": 2, "typed_head": "yes"})
 

@@ -39,12 +39,17 @@ class ModelConfig:
     # so the model learns handedness even from mirror-symmetric neighbourhoods (a Cα trace).
     symmetry: str = "E3"
     typed_head: bool = False  # per-bead-type mixing of the vector channels into the output vectors
+    # SE3 only: the invariant edge latent (radial weights, gates) also reads the pseudo-scalar
+    # channels (e.g. the sign of a dihedral), which are invariant under rotations
+    chiral_latent: bool = False
 
     def __post_init__(self) -> None:
         if self.vector_length not in ("free", "learned"):
             raise InputError(f"vector_length must be 'free' or 'learned', got '{self.vector_length}'")
         if self.symmetry not in ("E3", "SE3"):
             raise InputError(f"symmetry must be 'E3' or 'SE3', got '{self.symmetry}'")
+        if self.chiral_latent and self.symmetry != "SE3":
+            raise InputError("chiral_latent needs symmetry: SE3 (pseudo-scalars are not invariant under reflections)")
         if self.correlation not in (1, 2, 3):
             raise InputError(f"correlation must be 1, 2 or 3, got {self.correlation}")
         if self.cutoff <= 0 or self.num_layers < 1 or self.mul < 1 or self.lmax < 1:

@@ -133,9 +133,11 @@ class Layer(nn.Module):
         self.edge_tp = channelwise_tp(irreps, irreps, irreps)
         self.edge_linear = o3.Linear(irreps, irreps)
         self.gate = ScalarGate(irreps, cfg.latent_dim)
-        n_scalar = irreps.count("0e")
-        self.latent_update = mlp([cfg.latent_dim + n_scalar, cfg.latent_dim, cfg.latent_dim])
-        self.scalar_slice = irreps.slices()[[ir for _, ir in irreps].index(o3.Irrep("0e"))]
+        latent_irreps = ["0e", "0o"] if cfg.chiral_latent else ["0e"]
+        self.register_buffer("scalar_index", torch.cat([
+            torch.arange(s.start, s.stop) for (_, ir), s in zip(irreps, irreps.slices()) if str(ir) in latent_irreps
+        ]), persistent=False)
+        self.latent_update = mlp([cfg.latent_dim + len(self.scalar_index), cfg.latent_dim, cfg.latent_dim])
 
     def forward(self, h, v, sh_blocks, env, center, n_nodes):
         # node density of each centre: sum_j w_l(h_ij) Y_l(r_ij), channel-wise per l
@@ -148,7 +150,7 @@ class Layer(nn.Module):
         # edge update from the centre's basis only (keeps the receptive field = cutoff)
         dv = self.edge_linear(self.edge_tp(v, b[center]))
         v = v + self.gate(dv, h)
-        scal = v[:, self.scalar_slice]
+        scal = v[:, self.scalar_index]
         h = h + self.latent_update(torch.cat([h, scal], dim=-1)) * env[:, None]
         return h, v, b
 
