@@ -107,6 +107,19 @@ def test_minimize_protein_to_tolerance(helix):
     print(f"\nPDB_helix: H {prot.seconds:.2f} s; {m.summary()}")
 
 
+def test_minimisation_that_stops_early_is_restarted_then_reported(helix):
+    """Three L-BFGS iterations cannot reach 100 kJ/mol/nm from a shaken structure: the
+    minimiser starts again (heavy atoms restrained first), and when that stops early too the
+    user is told the RMS force reached, not handed a silently strained structure."""
+    from herobm.refine.minimize import RefinementWarning
+
+    _, prot = helix
+    shaken = prot.positions + np.random.default_rng(0).normal(scale=0.3, size=prot.positions.shape)
+    with pytest.warns(RefinementWarning, match=r"minimisation stopped at RMS force [\d.e+]+ kJ/mol/nm \(asked: 100\)"):
+        m = minimize(prot.topology, shaken, tolerance=100.0, max_iterations=3)
+    assert m.rms_force > 200.0 and np.isfinite(m.energy_after)
+
+
 def test_protonation_names_disulfides_and_missing_atoms(tmp_path):
     """Cobrotoxin (62 residues, 4 S-S bonds): HSE keeps its tautomer, ASPP its proton,
     a removed side-chain atom comes back, and Amber14 takes the result as it is."""

@@ -34,6 +34,8 @@ from .topology import heavy_atom_mask, residue_label, to_angstrom, to_nm_quantit
 __all__ = ["Minimized", "minimize", "build_system"]
 
 RESTRAINT_GROUP = 31
+RESCUE_FACTOR = 2.0  # a minimisation ending above this many times the tolerance is started again
+RESCUE_RESTRAINT = 1e4  # kJ/mol/nm^2 on heavy atoms in the first stage of the second start
 
 
 @dataclass
@@ -134,7 +136,7 @@ def minimize(
         for i in np.asarray(fixed_atoms, dtype=np.int64).ravel():
             system.setParticleMass(int(i), 0.0)
     heavy = heavy_atom_mask(topology)
-    if restraint > 0:
+    if heavy.any():  # heavy-atom restraint to the start, strength k_herobm (0: off; the rescue uses it)
         force = openmm.CustomExternalForce("0.5*k_herobm*((x-x0)^2+(y-y0)^2+(z-z0)^2)")
         force.addGlobalParameter("k_herobm", float(restraint))
         for p in ("x0", "y0", "z0"):
@@ -148,14 +150,35 @@ def minimize(
     platform_name = context.getPlatform().getName()
     context.setPositions(to_nm_quantity(x0))
     e0 = context.getState(getEnergy=True, groups=energy_groups).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-    openmm.LocalEnergyMinimizer.minimize(context, tolerance * unit.kilojoule_per_mole / unit.nanometer, int(max_iterations))
-    state = context.getState(getPositions=True, getForces=True)
+    movable = np.asarray([system.getParticleMass(i).value_in_unit(unit.dalton) > 0 for i in range(system.getNumParticles())])
+
+    def run(k: float) -> float:
+        """Minimise with restraint strength k; the RMS force (kJ/mol/nm) at the end, unrestrained terms."""
+        if heavy.any():
+            context.setParameter("k_herobm", float(k))
+        openmm.LocalEnergyMinimizer.minimize(context, tolerance * unit.kilojoule_per_mole / unit.nanometer,
+                                             int(max_iterations))
+        f = context.getState(getForces=True, groups=energy_groups).getForces(asNumpy=True)
+        f = np.asarray(f.value_in_unit(unit.kilojoule_per_mole / unit.nanometer))[movable]
+        return float(np.sqrt(np.mean(f**2))) if len(f) and np.isfinite(f).all() else float("inf")
+
+    rms = run(restraint)
+    if rms > RESCUE_FACTOR * tolerance:
+        # L-BFGS can stop far from a minimum when it starts from bad contacts (a polar hydrogen
+        # pulled onto an acceptor): start again, first with the heavy atoms held near the start
+        context.setPositions(to_nm_quantity(x0))
+        run(RESCUE_RESTRAINT)
+        rms = run(restraint)
+        if rms > RESCUE_FACTOR * tolerance:
+            warnings.warn(RefinementWarning(
+                f"minimisation stopped at RMS force {rms:.3g} kJ/mol/nm (asked: {tolerance:g}); the structure "
+                "may keep bad contacts"), stacklevel=2)
+    state = context.getState(getPositions=True, getForces=True, groups=energy_groups)
     e1 = context.getState(getEnergy=True, groups=energy_groups).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     x1 = to_angstrom(state.getPositions(asNumpy=True))
     if not np.isfinite(e1) or not np.isfinite(x1).all():
         raise InputError("minimize: the energy is not finite after minimisation (overlapping atoms?)")
     f = np.asarray(state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer))
-    movable = np.asarray([system.getParticleMass(i).value_in_unit(unit.dalton) > 0 for i in range(system.getNumParticles())])
     fm = f[movable] if movable.any() else np.zeros((1, 3))
     d = np.linalg.norm(x1[heavy] - x0[heavy], axis=1) if heavy.any() else np.zeros(1)
     del context

@@ -30,8 +30,16 @@ def platform_order(available: list[str] | tuple[str, ...], preference: str = "au
 
 
 def platform_properties(name: str) -> dict[str, str]:
-    """Context properties: mixed precision on GPUs (single precision stalls minimisation)."""
-    return {"Precision": "mixed"} if name in _GPU else {}
+    """Context properties: mixed precision on GPUs (single precision stalls minimisation);
+    deterministic force sums where the platform offers them, so that a minimisation gives
+    the same structure every run (multithreaded sums otherwise differ in the last bits, and
+    L-BFGS amplifies that)."""
+    import openmm
+
+    props = {"Precision": "mixed"} if name in _GPU else {}
+    if "DeterministicForces" in openmm.Platform.getPlatformByName(name).getPropertyNames():
+        props["DeterministicForces"] = "true"
+    return props
 
 
 def _available() -> list[str]:
