@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
-# On 2 CPU cores: corpus ~13 min; martini3-protein and ca-protein trained side by side
-# (1 thread each) ~2 h; lipids ~40 min; ligand ~7 min. Needs RDKit for the ligand conformers.
+# Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min;
+# martini3-protein ~70 min beside ca-protein ~11 min; martini3-lipids ~64 min beside
+# example-ligand ~7 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
 W=${1:-work}
 mkdir -p "$W"
