@@ -179,11 +179,11 @@ class HEroBMNet(nn.Module):
             sin_parity = "0e"
         self.irreps_out = o3.Irreps(f"{n}x0e + 2x0e + 2x{sin_parity} + {n}x1o")
         self.head = o3.Linear(head_in, self.irreps_out)
-        # l=1 channels of the head input that may become output vectors (both parities for SE3)
-        self.register_buffer("vector_channels", torch.cat([
-            torch.arange(s.start, s.stop) for (mul, ir), s in zip(head_in, head_in.slices()) if ir == o3.Irrep("1o")
-        ]), persistent=False)
         if cfg.typed_head:
+            # l=1 channels of the head input that may become output vectors (both parities for SE3)
+            self.register_buffer("vector_channels", torch.cat([
+                torch.arange(s.start, s.stop) for (mul, ir), s in zip(head_in, head_in.slices()) if ir == o3.Irrep("1o")
+            ]), persistent=False)
             c = len(self.vector_channels) // 3
             self.type_mix = nn.Parameter(torch.zeros(cfg.n_bead_types, n, c))
         self.node_self = nn.Embedding(cfg.n_bead_types, cfg.mul)  # bead-type bias on the node scalars
