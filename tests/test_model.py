@@ -85,6 +85,46 @@ def test_model_options_are_checked():
         ModelConfig(n_bead_types=3, n_vectors=2, chiral_latent=True)
     with pytest.raises(InputError, match="typed_head"):
         ModelConfig.from_dict({"n_bead_types": 3, "n_vectors": 2, "typed_head": "yes"})
+    with pytest.raises(InputError, match="sequence_range"):
+        ModelConfig(n_bead_types=3, n_vectors=2, sequence_range=0)
+
+
+def test_sequence_range_flags_follow_the_chain(helix):
+    """Flags 2s / 2s+1 mark the residue s bonds ahead / behind, checked against residue
+    numbers of a real single-chain helix (consecutive residues are bonded there)."""
+    mset, system, pos = helix
+    res, nxt = system.bead_residue, system.residue_next
+    assert np.all(nxt[:-1] == np.arange(1, len(nxt)))  # one unbroken chain
+    ei, _ = neighbour_list(pos, 12.0)
+    sep = res[ei[1]] - res[ei[0]]
+    f1 = edge_flags(ei, res, nxt)
+    f3 = edge_flags(ei, res, nxt, sequence_range=3)
+    expect = np.where(sep == 0, 1, 0)
+    for s in (1, 2, 3):
+        expect[sep == s], expect[sep == -s] = 2 * s, 2 * s + 1
+    assert np.array_equal(f3, expect)
+    assert set(np.unique(f3)) == set(range(8))
+    assert np.array_equal(f1, np.where(np.abs(sep) > 1, 0, expect))  # range 1: as before
+    # a chain break: nothing is counted across it
+    broken = nxt.copy()
+    broken[5] = -1
+    fb = edge_flags(ei, res, broken, sequence_range=3)
+    ri, rj = res[ei[0]], res[ei[1]]
+    across = (np.minimum(ri, rj) <= 5) & (np.maximum(ri, rj) >= 6)
+    assert np.all(fb[across] == 0) and np.array_equal(fb[~across], f3[~across])
+    with pytest.raises(ValueError, match="sequence_range"):
+        edge_flags(ei, res, nxt, sequence_range=0)
+
+
+def test_sequence_range_model_is_equivariant(helix):
+    mset, system, pos = helix
+    model = model_for(mset, symmetry="SE3", typed_head=True, sequence_range=3)
+    ei, sh = neighbour_list(pos, 8.0)
+    flags = edge_flags(ei, system.bead_residue, system.residue_next, 3)
+    g = Graph(torch.tensor(pos), torch.as_tensor(system.bead_type), torch.as_tensor(ei), torch.tensor(sh),
+              torch.as_tensor(flags))
+    with torch.no_grad():
+        assert_equivariant(model, g)
 
 
 def test_permutation_equivariance(helix):

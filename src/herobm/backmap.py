@@ -52,7 +52,7 @@ def model_predictor(model, system: BeadSystem, max_beads: int = 5000, device: to
 
     def predict(bead_pos: np.ndarray, box: np.ndarray | None) -> dict:
         ei, shift = neighbour_list(bead_pos, cutoff, box)
-        flags = edge_flags(ei, system.bead_residue, system.residue_next)
+        flags = edge_flags(ei, system.bead_residue, system.residue_next, model.cfg.sequence_range)
         graph = Graph(
             torch.as_tensor(bead_pos, dtype=dtype), torch.as_tensor(system.bead_type), torch.as_tensor(ei),
             torch.as_tensor(shift, dtype=dtype), torch.as_tensor(flags),

@@ -42,6 +42,9 @@ class ModelConfig:
     # SE3 only: the invariant edge latent (radial weights, gates) also reads the pseudo-scalar
     # channels (e.g. the sign of a dihedral), which are invariant under rotations
     chiral_latent: bool = False
+    # edge flags mark residues up to this many bonds along/back the chain (1: the bonded
+    # neighbours only); a Cα trace gains from knowing which nearby bead is i±2, i±3
+    sequence_range: int = 1
 
     def __post_init__(self) -> None:
         if self.vector_length not in ("free", "learned"):
@@ -52,6 +55,8 @@ class ModelConfig:
             raise InputError("chiral_latent needs symmetry: SE3 (pseudo-scalars are not invariant under reflections)")
         if self.correlation not in (1, 2, 3):
             raise InputError(f"correlation must be 1, 2 or 3, got {self.correlation}")
+        if self.sequence_range < 1:
+            raise InputError(f"sequence_range must be >= 1, got {self.sequence_range}")
         if self.cutoff <= 0 or self.num_layers < 1 or self.mul < 1 or self.lmax < 1:
             raise InputError("cutoff, num_layers, mul and lmax must be positive (lmax >= 1)")
 

@@ -8,11 +8,20 @@ import numpy as np
 import torch
 from MDAnalysis.lib.distances import self_capped_distance, transform_RtoS, triclinic_vectors
 
-__all__ = ["Graph", "neighbour_list", "edge_flags", "EDGE_SAME", "EDGE_NEXT", "EDGE_PREV", "EDGE_OTHER", "N_EDGE_FLAGS"]
+__all__ = [
+    "Graph", "neighbour_list", "edge_flags", "n_edge_flags",
+    "EDGE_SAME", "EDGE_NEXT", "EDGE_PREV", "EDGE_OTHER", "N_EDGE_FLAGS",
+]
 
-# edge categories fed to the network: bead j relative to centre bead i
+# edge categories fed to the network: bead j relative to centre bead i. With a sequence
+# range k > 1, flags 2s / 2s+1 mark the residue s bonds further along / back the chain (s <= k).
 EDGE_OTHER, EDGE_SAME, EDGE_NEXT, EDGE_PREV = 0, 1, 2, 3
 N_EDGE_FLAGS = 4
+
+
+def n_edge_flags(sequence_range: int = 1) -> int:
+    """Number of edge categories for a sequence range (1: other, same, next, previous)."""
+    return 2 + 2 * sequence_range
 
 
 @dataclass
@@ -62,13 +71,22 @@ def neighbour_list(pos: np.ndarray, cutoff: float, box: np.ndarray | None = None
     return np.stack([i[order], j[order]]), shift[order]
 
 
-def edge_flags(edge_index: np.ndarray, bead_residue: np.ndarray, residue_next: np.ndarray) -> np.ndarray:
+def edge_flags(edge_index: np.ndarray, bead_residue: np.ndarray, residue_next: np.ndarray,
+               sequence_range: int = 1) -> np.ndarray:
     """EDGE_SAME within a residue, EDGE_NEXT / EDGE_PREV to the bonded next / previous
-    residue, EDGE_OTHER otherwise."""
+    residue, EDGE_OTHER otherwise. With ``sequence_range`` k > 1 also ``2s`` / ``2s + 1``
+    for the residue s <= k bonds along / back the chain (the nearest count wins in rings)."""
+    if sequence_range < 1:
+        raise ValueError(f"sequence_range must be >= 1, got {sequence_range}")
     ri = bead_residue[edge_index[0]]
     rj = bead_residue[edge_index[1]]
+    nxt = np.asarray(residue_next, dtype=np.int64)
     out = np.full(edge_index.shape[1], EDGE_OTHER, dtype=np.int64)
     out[ri == rj] = EDGE_SAME
-    out[(residue_next[ri] == rj) & (ri != rj)] = EDGE_NEXT
-    out[(residue_next[rj] == ri) & (ri != rj)] = EDGE_PREV
+    ahead, behind = ri.copy(), rj.copy()  # walk from i forwards (finds j ahead) and from j forwards (i ahead)
+    for s in range(1, sequence_range + 1):
+        ahead = np.where(ahead >= 0, nxt[np.maximum(ahead, 0)], -1)
+        behind = np.where(behind >= 0, nxt[np.maximum(behind, 0)], -1)
+        out[(out == EDGE_OTHER) & (ahead == rj)] = 2 * s
+        out[(out == EDGE_OTHER) & (behind == ri)] = 2 * s + 1
     return out

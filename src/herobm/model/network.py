@@ -27,7 +27,7 @@ from e3nn import o3
 from torch import nn
 
 from .config import ModelConfig
-from .graph import N_EDGE_FLAGS, Graph
+from .graph import Graph, n_edge_flags
 
 __all__ = ["HEroBMNet", "hidden_irreps", "rotation_only"]
 
@@ -166,7 +166,7 @@ class HEroBMNet(nn.Module):
         self.sh = o3.SphericalHarmonics(self.irreps_sh, normalize=True, normalization="component")
         self.radial = BesselBasis(cfg.cutoff, cfg.num_basis, cfg.envelope_p)
         self.type_embed = nn.Embedding(cfg.n_bead_types, cfg.type_embed_dim)
-        self.flag_embed = nn.Embedding(N_EDGE_FLAGS, cfg.type_embed_dim)
+        self.flag_embed = nn.Embedding(n_edge_flags(cfg.sequence_range), cfg.type_embed_dim)
         self.latent0 = mlp([3 * cfg.type_embed_dim + cfg.num_basis, cfg.latent_dim, cfg.latent_dim])
         self.v0_weights = nn.Linear(cfg.latent_dim, cfg.mul * self.irreps_sh.num_irreps)
         self.v0_linear = o3.Linear(o3.Irreps([(cfg.mul, ir) for _, ir in self.irreps_sh]), self.irreps)

@@ -91,8 +91,9 @@ class FrameData:
         return len(self.atom_pos)
 
 
-def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float) -> FrameData:
-    """Read one frame of a dataset and build its neighbour list at ``cutoff`` Å."""
+def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float, sequence_range: int = 1) -> FrameData:
+    """Read one frame of a dataset and build its neighbour list at ``cutoff`` Å (edge flags
+    up to ``sequence_range`` residues along the chain)."""
     s = read_sample(reader, system, frame)
     topo = reader.topology(system)
     names = topo["atom_name"][topo["rebuilt_atoms"]]
@@ -101,7 +102,7 @@ def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float) ->
         ei, shift = neighbour_list(s.bead_pos, cutoff, box if np.all(box[:3] > 0) else None)
     except ValueError as exc:
         raise InputError(f"{reader.folder} {system} frame {frame}: {exc}") from None
-    flags = edge_flags(ei, np.asarray(s.bead_residue), np.asarray(s.residue_next))
+    flags = edge_flags(ei, np.asarray(s.bead_residue), np.asarray(s.residue_next), sequence_range)
     dih = np.full((len(s.bead_pos), 2), np.nan)
     rb = np.asarray(s.residue_bead)
     ok = rb >= 0
@@ -134,7 +135,7 @@ def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float) ->
 
 def merge_frames(frames: Sequence[FrameData], cutoff: float, box: np.ndarray | None = None,
                  rotations: Sequence[np.ndarray] | None = None, translations: Sequence[np.ndarray] | None = None,
-                 key: tuple[str, int] = ("merged", 0)) -> FrameData:
+                 key: tuple[str, int] = ("merged", 0), sequence_range: int = 1) -> FrameData:
     """One system from several frames (each optionally rotated about its bead centroid and
     translated), with residues, slots and atoms renumbered and the neighbour list rebuilt
     at ``cutoff`` (in ``box`` when given). Used to make large test and benchmark systems."""
@@ -176,7 +177,7 @@ def merge_frames(frames: Sequence[FrameData], cutoff: float, box: np.ndarray | N
         residue_next=residue_next,
         edge_index=ei,
         edge_shift=shift,
-        edge_flag=edge_flags(ei, bead_residue, residue_next),
+        edge_flag=edge_flags(ei, bead_residue, residue_next, sequence_range),
         vectors=cat(lambda k, f: parts[k][3]),
         vector_mask=cat(lambda k, f: f.vector_mask),
         dihedrals=cat(lambda k, f: f.dihedrals),
@@ -195,11 +196,14 @@ def merge_frames(frames: Sequence[FrameData], cutoff: float, box: np.ndarray | N
 
 class FrameSource:
     """Frames of a dataset with their neighbour lists, kept in an LRU cache of at most
-    ``cache_beads`` beads in total (0 disables the cache)."""
+    ``cache_beads`` beads in total (0 disables the cache); edge flags up to
+    ``sequence_range`` residues along the chain (the model's ``sequence_range``)."""
 
-    def __init__(self, reader: DatasetReader | str, cutoff: float, cache_beads: int = 1_000_000):
+    def __init__(self, reader: DatasetReader | str, cutoff: float, cache_beads: int = 1_000_000,
+                 sequence_range: int = 1):
         self.reader = reader if isinstance(reader, DatasetReader) else DatasetReader(reader)
         self.cutoff = float(cutoff)
+        self.sequence_range = int(sequence_range)
         self.cache_beads = int(cache_beads)
         self._cache: OrderedDict[tuple[str, int], FrameData] = OrderedDict()
         self._cached_beads = 0
@@ -209,7 +213,7 @@ class FrameSource:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        fd = make_frame(self.reader, key[0], key[1], self.cutoff)
+        fd = make_frame(self.reader, key[0], key[1], self.cutoff, self.sequence_range)
         if self.cache_beads > 0 and fd.n_beads <= self.cache_beads:
             self._cache[key] = fd
             self._cached_beads += fd.n_beads
