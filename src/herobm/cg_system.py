@@ -21,6 +21,9 @@ from .mapping import MappingSet, MoleculeMapping
 __all__ = ["BeadSystem", "map_beads"]
 
 MAX_BACKBONE_LINK = 6.0  # Å; consecutive backbone beads farther apart are a chain break
+# Å; across a gap in residue numbers (missing residues) the limit is a peptide bond's Cα–Cα
+# distance (3.8 Å trans) plus slack: a 5.5 Å jump over a missing number is no bond
+MAX_LINK_ACROSS_NUMBER_GAP = 4.3
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     if not info:
         raise InputError(f"no residue of the input is covered by mapping set '{mset.name}'")
     # residue links: consecutive residues of one chain whose templates link ("C +N") and
-    # whose backbone beads are close
+    # whose backbone beads are close (closer still where residue numbers skip)
     n = len(info)
     linked = np.zeros(n, dtype=bool)
     for r in range(n - 1):
@@ -202,7 +205,8 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         p0 = pos[bb0[0]] if bb0 else pos[s0:e0].mean(0)
         p1 = pos[bb1[0]] if bb1 else pos[s1:e1].mean(0)
         d = np.linalg.norm(nearest_image(p1[None], p0[None], box)[0] - p0)  # periodic: minimum image
-        linked[r] = d < MAX_BACKBONE_LINK
+        number_gap = info[r + 1][4] - info[r][4] > 1
+        linked[r] = d < (MAX_LINK_ACROSS_NUMBER_GAP if number_gap else MAX_BACKBONE_LINK)
     cache: dict[tuple, _ResidueLayout] = {}
     b_in, b_type, b_res = [], [], []
     slots: list[tuple] = []
