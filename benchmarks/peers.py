@@ -269,10 +269,15 @@ def _self_cmd(*args: str) -> list[str]:
 
 
 def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, refine: bool = False,
-                bead_fit: bool = False) -> Tool:
+                bead_fit: bool = False, defaults: bool = False) -> Tool:
+    """``herobm backmap``: the raw network output (``--no-optimize-backbone``), or with
+    ``defaults`` as a plain call runs it (the model's recommended backbone optimisation), or
+    with ``refine`` ``--hydrogens --minimize`` (defaults otherwise: restraint, backbone)."""
     from importlib.metadata import version
 
-    name = "herobm --hydrogens --minimize" if refine else "herobm (raw network output)"
+    from herobm.backmap import DEFAULT_RESTRAINT
+
+    name = "herobm --hydrogens --minimize" if refine else "herobm (defaults)" if defaults else "herobm (raw network output)"
     if bead_fit:
         name = "herobm --bead-fit" + (" --hydrogens --minimize" if refine else "")
     t = Tool(name, "herobm", version=f"herobm {version('herobm')} ({git_describe()})", output=output)
@@ -287,10 +292,12 @@ def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, re
     copy = folder / "model.pt"
     if not copy.exists() or sha256(copy) != key:  # copy first: the checkpoint may be overwritten by training
         shutil.copy(model, copy)
-    mode = ("refine" if refine else "raw") + ("+fit" if bead_fit else "")
-    t.cache_key = f"model sha256 {key}" + (" refined" if refine else "") + (" bead-fit" if bead_fit else "")
+    mode = ("refine" if refine else "default" if defaults else "raw") + ("+fit" if bead_fit else "")
+    t.cache_key = f"model sha256 {key} {mode}" + (f" restraint {DEFAULT_RESTRAINT:g}, backbone as the model asks"
+                                                   if refine else "")
     t.cmd = _self_cmd("_herobm", str(cg_input), str(copy), output, mode)
-    flags = (" --bead-fit" if bead_fit else "") + (" --hydrogens --minimize" if refine else "")
+    flags = ((" --bead-fit" if bead_fit else "") + (" --hydrogens --minimize" if refine else "")
+             + ("" if refine or defaults else " --no-optimize-backbone"))
     t.display_cmd = f"herobm backmap {cg_input.name} --model MODEL.pt -o {output}{flags}"
     t.notes.append(f"model: {model} (sha256 {key[:12]}), copied before use")
     return t
@@ -384,6 +391,8 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
     if comparison == "ca":
         tools = [
             herobm_tool(a.model_ca, inp.ca_trace, "herobm.pdb", d / "herobm"),
+            # a plain `herobm backmap`: the Cα model asks for backbone optimisation
+            herobm_tool(a.model_ca, inp.ca_trace, "herobm_ob.pdb", d / "herobm_ob", defaults=True),
             herobm_tool(a.model_ca, inp.ca_trace, "herobm_min.pdb", d / "herobm_min", refine=True),
             baseline_tool(a.baseline_dataset_ca, inp.ca_trace, "baseline.pdb", a.baseline_max_frames),
             peer_tool("cgback", f"cgback {pkg_version(peer_py, 'cgback')}", str(peer_bin / "cgback"),
@@ -391,7 +400,7 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
             peer_tool("pulchra", f"pulchra {pkg_version(peer_py, 'pulchra')} (PyPI)", str(peer_bin / "pulchra"),
                       [str(inp.ca_trace), "-O", "pulchra.pdb"], "pulchra.pdb"),
         ]
-        tools[3].notes.append("defaults: model M, DDPM, seed 42, no OpenMM minimisation (-e not given)")
+        tools[4].notes.append("defaults: model M, DDPM, seed 42, no OpenMM minimisation (-e not given)")
         return tools, {"ref": inp.aa_protein, "selection": None, "keys": TABLE_KEYS, "input": inp.ca_trace}
     tools = [
         herobm_tool(a.model_lipids, inp.cg_membrane, "herobm.gro", d / "herobm"),
@@ -626,7 +635,9 @@ def _run_herobm(cg_input: str, model: str, output: str, mode: str = "raw") -> No
     from herobm.backmap import backmap
 
     refine = mode.startswith("refine")
-    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"))
+    raw = mode.startswith("raw")  # the network output only: no backbone optimisation either
+    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"),
+                  optimize_backbone=False if raw else None)
     print(rep.summary())
 
 

@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--recipe", default="")
     ap.add_argument("--scores", default="", help="JSON or text with measured scores")
     ap.add_argument("--out", default=str(MODELS_DIR))
+    ap.add_argument("--optimize-backbone", action="store_true",
+                    help="recommend backbone optimisation: herobm backmap applies it unless told otherwise")
     a = ap.parse_args()
     ckpt = load_checkpoint(a.checkpoint)
     if a.dataset:
@@ -47,6 +49,7 @@ def main() -> None:
     info.update({"name": a.name, "description": a.description,
                  "trained_on": f"{Path(a.dataset).name if a.dataset else '?'} ({a.split} split), "
                                f"epoch {ckpt.get('epoch')}, best {ckpt.get('metric_name')} {ckpt.get('best_metric')}"})
+    info["optimize_backbone"] = bool(a.optimize_backbone)
     if a.hardware:
         info["hardware"] = a.hardware
     if a.recipe:

@@ -16,6 +16,7 @@ for m in martini3-protein ca-protein martini3-lipids example-ligand; do
 done
 wait
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
+  extra=(); [[ $m == ca-protein ]] && extra=(--optimize-backbone)  # measured: helps Cα traces, not Martini 3
   python scripts/ship_model.py $m "$W/runs/$m/best.pt" --dataset "$W/datasets/$m" --hardware "2 CPU cores" \
-      --recipe "scripts/train_shipped_models.sh; configs/$m.yaml"
+      --recipe "scripts/train_shipped_models.sh; configs/$m.yaml" "${extra[@]}"
 done

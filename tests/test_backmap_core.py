@@ -66,3 +66,15 @@ def test_missing_bead_and_unknown_names(tmp_path):
     u.atoms.write(str(tmp_path / "odd.pdb"))
     with pytest.raises(InputError, match=r"unknown bead name\(s\) SCX"):
         backmap(tmp_path / "odd.pdb", lambda s: None, mset, tmp_path / "o.pdb")
+
+
+def test_refine_options_are_checked():
+    """A negative or non-finite restraint is refused; the CLI default is the library's."""
+    from herobm.backmap import DEFAULT_RESTRAINT, RefineOptions
+    from herobm.cli.backmap import backmap_cmd
+
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="restraint must be a finite number >= 0"):
+            RefineOptions(minimize=True, restraint=bad)
+    opt = next(p for p in backmap_cmd.params if p.name == "restraint")
+    assert opt.default == DEFAULT_RESTRAINT == RefineOptions().restraint

@@ -22,7 +22,11 @@ from . import handle_errors, main
 @click.option("--ph", default=7.0, show_default=True, help="pH for protonation states (with --hydrogens).")
 @click.option("--minimize", is_flag=True, help="OpenMM energy minimisation (amber14-all + lipid17; implies --hydrogens).")
 @click.option("--tolerance", default=500.0, show_default=True, help="Minimisation tolerance, kJ/mol/nm.")
-@click.option("--optimize-backbone", is_flag=True, help="Ideal backbone geometry toward the predicted φ/ψ (CA fixed).")
+@click.option("--restraint", default=1e5, show_default=True,
+              help="Minimisation: heavy atoms held near the network's positions, kJ/mol/nm² (0: free).")
+@click.option("--optimize-backbone/--no-optimize-backbone", default=None,
+              help="Ideal backbone geometry toward the predicted φ/ψ (CA fixed). Default: as the model "
+                   "recommends (on for ca-protein, off for martini3-protein).")
 @click.option("--max-beads-per-chunk", default=5000, show_default=True, help="Beads per network call (memory bound).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Processes backmapping trajectory frames in parallel (CPU).")
@@ -32,14 +36,14 @@ from . import handle_errors, main
                    "(exact when the CG was made without hydrogens, e.g. martinize2 of a PDB entry).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
-                optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit):
+                restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit):
     """Rebuild the all-atom structure of the CG beads of INPUT with trained models."""
     from ..backmap import backmap
 
     report = backmap(
         input, list(models) or None, output, traj=list(traj) or None, traj_out=traj_out, frames=frames,
         selection=selection, strict=strict, hydrogens=hydrogens, ph=ph, minimize=minimize, tolerance=tolerance,
-        optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
+        restraint=restraint, optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
         workers=workers, seed=seed, progress=True, bead_fit=bead_fit,
     )
     click.echo(report.summary())

@@ -26,5 +26,7 @@ def models_cmd(verbose):
         for key in ("trained_on", "hardware", "scores"):
             if key in m.info:
                 click.echo(f"    {key.replace('_', ' ')}: {m.info[key]}")
+        if m.info.get("optimize_backbone"):
+            click.echo("    backmap default: --optimize-backbone (recommended by the model)")
         if verbose:
             click.echo(f"    covers: {' '.join(sorted(m.covers))}")

@@ -49,7 +49,7 @@ MAX_CHIRALITY_ROUNDS = 3
 
 
 def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb,
-            variants=None, split_breaks=True):
+            variants=None, split_breaks=True, restraint=0.0):
     t0 = time.perf_counter()
     prot = add_hydrogens(st, ph=ph, forcefield=forcefield, platform=platform, strict=strict, variants=variants,
                          split_breaks=split_breaks)
@@ -57,7 +57,8 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
     mini = None
     pos = prot.positions
     if do_minimize:
-        mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield, strict=strict)
+        mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield,
+                        strict=strict, restraint=restraint)
         pos = mini.positions
         first = mini
         for _ in range(MAX_CHIRALITY_ROUNDS):  # a strained start can push a centre through its plane
@@ -66,7 +67,7 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
             if not again:
                 break
             mini = minimize(prot.topology, fixed_pos, tolerance, platform, max_iterations, forcefield=forcefield,
-                            strict=strict)
+                            strict=strict, restraint=restraint)
             pos = mini.positions
         if mini is not first:  # report the whole minimisation: first start -> last end
             heavy = heavy_atom_mask(prot.topology)
@@ -113,12 +114,14 @@ def refine_frame(
     strict: bool = False,
     output: str | os.PathLike | None = None,
     variants: list | None = None,
+    restraint: float = 0.0,
 ) -> RefineReport:
     """Refine one backmapped frame of a :class:`herobm.cg_system.BeadSystem` (or an
     :class:`herobm.assembly.OutputTopology`): backbone (with the network's φ/ψ, (R, 2)
     radians, NaN = none) -> hydrogens -> minimisation; optionally written to ``output``.
     ``positions``: (A, 3) Å. ``variants``: protonation variants of an earlier frame
-    (``report.protonated.variants``), so all frames of a trajectory get the same atoms."""
+    (``report.protonated.variants``), so all frames of a trajectory get the same atoms.
+    ``restraint``: kJ/mol/nm², heavy atoms held near their positions before minimisation."""
     x = np.asarray(positions, dtype=np.float64)
     t_bb = 0.0
     if backbone:
@@ -128,7 +131,7 @@ def refine_frame(
     x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
     st = _chains_from_links(topology_from_system(system, x), system)
     report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
-                     split_breaks=False)
+                     split_breaks=False, restraint=restraint)
     report.chirality_fixed = inverted
     return report
 
