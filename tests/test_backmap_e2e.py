@@ -1,6 +1,7 @@
 """`herobm backmap` end to end with the shipped models: martinize2-written CG in,
 simulation-ready all-atom out; trajectories; mixed protein-membrane systems; bad input."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,46 @@ def test_martinize2_cg_to_amber_ready_pdb(villin):
     scores = evaluate(str(out), str(villin / "aa.pdb")).metrics
     assert scores["n_atoms_missing"] == 0
     assert scores["rmsd_heavy"] < 1.5 and scores["rmsd_backbone"] < 1.0
+
+
+def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
+    """The shipped Cα model asks for backbone optimisation (checkpoint info), so a plain
+    backmap of a Cα trace gets it; --no-optimize-backbone gives the raw network output;
+    the Martini 3 model does not ask for it."""
+    from herobm.refine import backbone_indices, backbone_report
+    from herobm.refine.backbone import BackboneGeometry
+
+    map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
+    default = backmap(tmp_path / "ca.pdb", None, tmp_path / "default.pdb")
+    assert default.models == ["ca-protein"] and default.refine_summary.startswith("backbone optimised")
+    raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False)
+    assert raw.refined_rmsd == [] and raw.refine_summary == ""
+    result = CliRunner().invoke(main, ["backmap", str(tmp_path / "ca.pdb"), "-o", str(tmp_path / "cli.pdb")])
+    assert result.exit_code == 0, result.output
+    ua, ub, uc = (mda.Universe(str(tmp_path / f)) for f in ("default.pdb", "raw.pdb", "cli.pdb"))
+    np.testing.assert_allclose(ua.atoms.positions, uc.atoms.positions, atol=1e-3)
+    assert np.abs(ua.atoms.positions - ub.atoms.positions).max() > 0.1
+    # Cα stay where the trace put them, but for a stereocentre the chirality check corrected
+    moved = np.linalg.norm(ua.select_atoms("name CA").positions - ub.select_atoms("name CA").positions, axis=1) > 2e-3
+    corrected = re.search(r"(\d+) inverted stereocentre", default.refine_summary)
+    assert moved.sum() <= (int(corrected.group(1)) if corrected else 0)
+    # the optimised backbone has peptide bonds of the ideal length, within the optimiser's bounds
+    atoms = ua.atoms
+    idx = backbone_indices(atoms.names, atoms.resindices)
+    resid = ua.residues.resids  # villin's trace skips residues 65 and 70 (Cα 5.5 Å apart): no bond there
+    nxt = np.append(np.where(np.diff(resid) == 1, np.arange(1, len(resid)), -1), -1)
+    report = backbone_report(atoms.positions.astype(np.float64), idx, nxt)
+    gap = np.flatnonzero(nxt[:-1] < 0)
+    assert len(gap) == 2  # and herobm did not pull the ends together into a bond
+    assert np.all(np.linalg.norm(atoms.positions[idx[gap, 2]] - atoms.positions[idx[gap + 1, 0]], axis=1) > 2.5)
+    ideal = BackboneGeometry().c_n
+    assert np.nanmax(np.abs(report["c_n"] - ideal)) < 0.05
+    m3 = backmap(villin / "cg.pdb", None, tmp_path / "m3.pdb")
+    assert m3.models == ["martini3-protein"] and m3.refined_rmsd == []
+    listing = CliRunner().invoke(main, ["models"]).output.split("\n\n")[0]
+    blocks = {b.split()[0]: b for b in listing.replace("\n    ", "\t").splitlines()}
+    assert "backmap default: --optimize-backbone" in blocks["ca-protein"]
+    assert "optimize-backbone" not in blocks["martini3-protein"]
 
 
 def test_backmapped_structure_maps_back_onto_the_input_beads(villin):
