@@ -10,13 +10,12 @@ from MDAnalysis.lib.distances import self_capped_distance, transform_RtoS, tricl
 
 __all__ = [
     "Graph", "neighbour_list", "edge_flags", "n_edge_flags",
-    "EDGE_SAME", "EDGE_NEXT", "EDGE_PREV", "EDGE_OTHER", "N_EDGE_FLAGS",
+    "EDGE_SAME", "EDGE_NEXT", "EDGE_PREV", "EDGE_OTHER",
 ]
 
 # edge categories fed to the network: bead j relative to centre bead i. With a sequence
 # range k > 1, flags 2s / 2s+1 mark the residue s bonds further along / back the chain (s <= k).
 EDGE_OTHER, EDGE_SAME, EDGE_NEXT, EDGE_PREV = 0, 1, 2, 3
-N_EDGE_FLAGS = 4
 
 
 def n_edge_flags(sequence_range: int = 1) -> int:
