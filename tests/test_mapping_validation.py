@@ -37,6 +37,7 @@ def with_line(old: str, new: str) -> str:
         ("", r"empty mapping file"),
         ("molecule: SER\natoms: [1, 2\n", r"not valid YAML"),
         ("molecule: SER\nresidue: X\natoms:\n  CA: BB P1A\n", r"unknown key 'residue'"),
+        (GOOD.replace("atoms:", "weighting: heavy\natoms:"), r"ser\.yaml:2: weighting must be one of mass, geometric, got 'heavy'"),
     ],
 )
 def test_bad_mapping_files(text, pattern):
@@ -92,6 +93,20 @@ def test_duplicate_molecule(tmp_path):
     f = _write_set(tmp_path / "s", "SER_BB: 0\nSER_SC1: 1\n", {"ser2.yaml": GOOD})
     with pytest.raises(MappingError, match="molecule SER is defined twice"):
         load_mapping_set(f)
+
+
+def test_molecule_weighting_overrides_the_set(tmp_path):
+    """A molecule's own ``weighting:`` wins over settings.yaml and survives dump -> parse."""
+    from herobm.mapping import dump_molecule
+
+    text = GOOD.replace("atoms:", "weighting: geometric\natoms:")
+    f = _write_set(tmp_path / "s", "SER_BB: 0\nSER_SC1: 1\nALA_BB: 2\n", {"ala.yaml": "molecule: ALA\natoms:\n  CA: BB P1A\n"})
+    (f / "ser.yaml").write_text(text)
+    s = load_mapping_set(f)
+    ser, ala = (s.match(r, n).molecule for r, n in (("SER", ["N", "CA", "C", "O", "CB", "OG"]), ("ALA", ["CA"])))
+    assert s.weighting == "mass" and s.weighting_of(ser) == "geometric" and s.weighting_of(ala) == "mass"
+    again = molecule_from_text(dump_molecule(ser), "again.yaml")
+    assert again.weighting == "geometric" and again.atoms == ser.atoms
 
 
 def test_valid_set_loads(tmp_path):

@@ -211,6 +211,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     b_in, b_type, b_res = [], [], []
     slots: list[tuple] = []
     cg: list[tuple[int, int, float]] = []
+    cg_by_mass: list[bool] = []
     a_name, a_res, a_elem = [], [], []
     r_name, r_id, r_chain, r_mol, r_bead = [], [], [], [], []
     bonds: list[tuple[int, int]] = []
@@ -234,6 +235,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
         for mb, j, level, anchor, atom, w in lay.slots:
             slots.append((b0 + mb, j, level, anchor + s0 if anchor >= 0 else -1, a0 + atom, w))
         cg += [(b0 + mb, a0 + atom, w) for mb, atom, w in lay.cg]
+        cg_by_mass += [mset.weighting_of(m) == "mass"] * len(lay.cg)
         a_name += lay.atom_names
         a_elem += lay.atom_elements
         a_res += [r] * len(lay.atom_names)
@@ -260,7 +262,7 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     wsum = np.bincount(slot_atom, weights=w, minlength=len(a_name))
     cga = np.asarray(cg, dtype=float).reshape(-1, 3)
     cg_bead, cg_atom = cga[:, 0].astype(np.int64), cga[:, 1].astype(np.int64)
-    cg_w = cga[:, 2] * (element_masses(np.asarray(a_elem)[cg_atom]) if mset.weighting == "mass" else 1.0)
+    cg_w = cga[:, 2] * np.where(cg_by_mass, element_masses(np.asarray(a_elem)[cg_atom]), 1.0)
     cg_w = cg_w / np.bincount(cg_bead, weights=cg_w, minlength=len(b_in))[cg_bead]
     system = BeadSystem(
         mapping=mset,

@@ -248,7 +248,7 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     n_input = len(atoms)
     if n_input == 0:
         raise InputError("the selection contains no atoms")
-    masses = _atom_masses(atoms) if mset.weighting == "mass" else np.ones(n_input)
+    masses = _atom_masses(atoms)
     names = np.asarray(atoms.names).astype(str)
     # residues in input order, by contiguous runs of resindex
     resindex = np.asarray(atoms.resindices)
@@ -309,10 +309,11 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         bonds.extend((int(start) + a, int(start) + b) for a, b in tpl.intra_bonds)
         for bead in tpl.beads:
             bead_rows.append((bead, resname, resid, chain, mset.bead_type(tpl.molecule, bead), r, tpl.molecule.name))
+        by_mass = mset.weighting_of(tpl.molecule) == "mass"
         for b, a, w in tpl.cg:
             cg_b.append(b0 + b)
             cg_a.append(start + a)
-            cg_w.append(w)
+            cg_w.append(w * masses[start + a] if by_mass else w)
         s0 = len(sl)
         for b, j, level, anchor, a, w in tpl.slots:
             sl.append((b0 + b, j, level, anchor + s0 if anchor >= 0 else -1, start + a, w))
@@ -326,7 +327,7 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     bond_arr = np.unique(np.sort(np.asarray(bonds, dtype=np.int64).reshape(-1, 2), axis=1), axis=0)
     cg_b = np.asarray(cg_b, dtype=np.int64)
     cg_a = np.asarray(cg_a, dtype=np.int64)
-    w = np.asarray(cg_w, dtype=float) * masses[cg_a]
+    w = np.asarray(cg_w, dtype=float)
     total = np.bincount(cg_b, weights=w, minlength=len(bead_rows))
     if np.any(total <= 0):
         bad = int(np.flatnonzero(total <= 0)[0])

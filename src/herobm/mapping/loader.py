@@ -12,6 +12,7 @@ from ..errors import MappingSyntaxError
 from .grammar import format_atom_line, parse_atom_line
 from .molecule import MoleculeMapping
 from .mset import MappingSet
+from .validate import WEIGHTINGS
 
 __all__ = [
     "load_molecule",
@@ -25,7 +26,7 @@ __all__ = [
 
 BEAD_TYPES_FILE = "bead_types.yaml"
 SETTINGS_FILE = "settings.yaml"
-_TOP_KEYS = {"molecule", "aliases", "atoms", "bonds", "description"}
+_TOP_KEYS = {"molecule", "aliases", "atoms", "bonds", "description", "weighting"}
 _SETTINGS_KEYS = {"name", "description", "weighting"}
 
 
@@ -96,8 +97,17 @@ def molecule_from_text(text: str, source: str = "<string>") -> MoleculeMapping:
         except ValueError as exc:
             raise MappingSyntaxError(f"{source}:{line_no} (atom {key}): {exc}") from None
         lines.append(line_no)
+    weighting = None
+    if "weighting" in top:
+        weighting = _scalar(top["weighting"], source, "weighting").strip()
+        if weighting not in WEIGHTINGS:
+            raise MappingSyntaxError(
+                f"{source}:{top['weighting'].start_mark.line + 1}: weighting must be one of "
+                f"{', '.join(WEIGHTINGS)}, got '{weighting}'"
+            )
     return MoleculeMapping(
-        name=name, atoms=tuple(atoms), aliases=aliases, source=source, lines=tuple(lines), bonds=tuple(bonds)
+        name=name, atoms=tuple(atoms), aliases=aliases, source=source, lines=tuple(lines), bonds=tuple(bonds),
+        weighting=weighting,
     )
 
 
@@ -119,6 +129,8 @@ def dump_molecule(m: MoleculeMapping, header: str | None = None) -> str:
     out.append(f"molecule: {m.name}")
     if m.aliases:
         out.append(f"aliases: [{', '.join(m.aliases)}]")
+    if m.weighting:
+        out.append(f"weighting: {m.weighting}")
     out.append("atoms:")
     rows = [format_atom_line(a) for a in m.atoms]
     width = max(len(k) for k, _ in rows) + 1

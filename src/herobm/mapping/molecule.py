@@ -64,6 +64,8 @@ class MoleculeMapping:
     # residue template bonds as atom-name pairs; "+N" / "-C" name an atom of the
     # next / previous residue (links such as the peptide bond)
     bonds: tuple[tuple[str, str], ...] = ()
+    # bead centre weighting of this molecule ("mass" | "geometric"); None: the set's
+    weighting: str | None = None
 
     def __post_init__(self) -> None:
         from .validate import validate_molecule

@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .molecule import MoleculeMapping, ResidueMatch, Slot
-from .validate import MappingError
+from .validate import WEIGHTINGS, MappingError
 
 __all__ = ["MappingSet", "bead_key"]
-
-WEIGHTINGS = ("mass", "geometric")
 
 
 def bead_key(molecule: str, bead: str) -> str:
@@ -24,6 +22,8 @@ class MappingSet:
 
     ``weighting='mass'`` places a bead at the mass-weighted centre of its atoms
     (as martinize2 does for Martini 3); ``'geometric'`` at their plain centre.
+    A molecule file's own ``weighting:`` overrides the set's for that molecule
+    (:meth:`weighting_of`).
     """
 
     name: str
@@ -65,6 +65,10 @@ class MappingSet:
                         f"but their rebuilt atoms differ; give them different types"
                     )
                 layout.setdefault(t, (bead_key(m.name, b), sig))
+
+    def weighting_of(self, molecule: MoleculeMapping) -> str:
+        """Bead centre weighting of ``molecule``: its own ``weighting:``, else the set's."""
+        return molecule.weighting or self.weighting
 
     @staticmethod
     def _slot_signature(m: MoleculeMapping, bead: str) -> tuple:

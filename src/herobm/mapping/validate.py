@@ -14,13 +14,20 @@ from ..errors import MappingError
 if TYPE_CHECKING:  # pragma: no cover
     from .molecule import MoleculeMapping
 
-__all__ = ["MappingError", "validate_molecule"]
+__all__ = ["MappingError", "WEIGHTINGS", "validate_molecule"]
+
+# bead centres: mass-weighted or plain (geometric) average of the bead's atoms
+WEIGHTINGS = ("mass", "geometric")
 
 
 def validate_molecule(m: "MoleculeMapping") -> None:
     """Raise :class:`MappingError` for the first problem found in ``m``."""
     if not m.atoms:
         raise MappingError(f"{m.source}: molecule {m.name} has no atoms")
+    if m.weighting is not None and m.weighting not in WEIGHTINGS:
+        raise MappingError(
+            f"{m.source}: molecule {m.name}: weighting must be one of {', '.join(WEIGHTINGS)}, got '{m.weighting}'"
+        )
 
     # duplicate atom names, per naming column
     for c in range(m.n_columns):
