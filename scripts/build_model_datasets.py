@@ -7,6 +7,10 @@
   ``scripts/make_lipid_structures.py`` (``--lipids DIR``: its *.pdb with same-named *.dcd), Martini 3 set;
 * ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
 
+The lipid topologies are read through :func:`canonical_phosphate_names`: in OpenMM's patches
+(and so in membranes built from them) 0-16 % of the lipids carry the phosphate oxygens O13/O14
+under each other's names, which the network cannot tell from the CG beads (label noise).
+
 Splits follow the corpus manifest (whole inputs); lipid and ligand inputs all go to ``train``
 (each lipid type has one source only; these models are judged on held-out systems instead)::
 
@@ -18,7 +22,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import warnings
 from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
 
 from herobm.data.build import InputSpec, build_dataset
 from herobm.data.corpus import build_corpus_dataset, read_manifest
@@ -30,6 +38,41 @@ from herobm.data.corpus import build_corpus_dataset, read_manifest
 # protein model keeps the manifest split it was trained with.
 CA_FOLDED_VALIDATION = ("dssp_1eteA", "dssp_1h4aX", "dssp_2a2lA", "dssp_2qdlA",
                         "dssp_3ejfA", "dssp_3gfsA", "dssp_3nbkA", "dssp_3nzmA")
+
+
+def canonical_phosphate_names(topology: str, out_dir: Path) -> str:
+    """``topology`` (PDB), or a copy in ``out_dir`` with O13/O14 renamed where needed, so that
+    every phosphate has det[O13-P, O14-P, O11-P] < 0 (CHARMM36 naming, as CHARMM-GUI writes it:
+    all 276 YiiP lipids). Only the 4-column name fields change: atom order, and so any
+    trajectory of the topology, stays valid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(topology)
+    swap: set[int] = set()
+    for res in u.residues:
+        at = {a.name: a for a in res.atoms}
+        if not all(n in at for n in ("P", "O11", "O13", "O14")):
+            continue
+        p, o11, o13, o14 = (at[n].position.astype(float) for n in ("P", "O11", "O13", "O14"))
+        if np.dot(np.cross(o13 - p, o14 - p), o11 - p) > 0:
+            swap |= {at["O13"].index, at["O14"].index}
+    if not swap:
+        return topology
+    lines = Path(topology).read_text().splitlines(keepends=True)
+    k = 0
+    for i, line in enumerate(lines):
+        if line.startswith(("ATOM  ", "HETATM")):
+            if k in swap:
+                name = line[12:16]
+                lines[i] = line[:12] + (name.replace("O13", "O14") if "O13" in name else name.replace("O14", "O13")) + line[16:]
+            k += 1
+    if k != len(u.atoms):
+        raise SystemExit(f"{topology}: {k} ATOM/HETATM records for {len(u.atoms)} atoms; cannot rename in place")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / Path(topology).name
+    target.write_text("".join(lines))
+    print(f"{topology}: O13/O14 renamed in {len(swap) // 2} lipid(s) -> {target}")
+    return str(target)
 
 
 def _extra(folder: str | None) -> list[tuple[str, list[str]]]:
@@ -65,11 +108,11 @@ def main() -> None:
         ca_inputs = [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e for e in proteins]
         print(build_corpus_dataset(ca_inputs, "ca", out / "ca-protein", workers=a.workers).summary())
     if "martini3-lipids" in only:
-        extra = _extra(a.lipids)
-        inputs = [InputSpec(e.topology, tuple(e.trajectories)) for e in lipids] + [InputSpec(t, tuple(tr)) for t, tr in extra]
-        split = {str(Path(e.topology)): "train" for e in lipids}
-        for t, _ in extra:  # every lipid type is needed in training: no validation split
-            split[str(Path(t))] = "train"
+        fixed = out / "martini3-lipids.inputs"
+        sources = [(e.topology, list(e.trajectories)) for e in lipids] + _extra(a.lipids)
+        inputs = [InputSpec(canonical_phosphate_names(t, fixed), tuple(tr)) for t, tr in sources]
+        # every lipid type is needed in training: no validation split
+        split = {str(Path(i.topology)): "train" for i in inputs}
         split_file = out / "martini3-lipids.splits.json"
         out.mkdir(parents=True, exist_ok=True)
         split_file.write_text(json.dumps(split, indent=1))
