@@ -125,8 +125,7 @@ class Inputs:
     cg_protein_box: Path  # the same with a CRYST1 line (CG2AT2)
     ca_trace: Path
     aa_membrane: Path  # YiiP system, all-atom reference (GRO_MEMPROT)
-    cg_membrane: Path  # herobm map of its POPE/POPG (martini3 set: mass-weighted bead centres)
-    cg_membrane_cog: Path  # the same with geometric centres (hydrogens included), memback's training convention
+    cg_membrane: Path  # herobm map of its POPE/POPG (martini3 set: lipid beads at centres of geometry, H included)
     commands: dict = field(default_factory=dict)
 
 
@@ -169,7 +168,7 @@ def make_inputs(work: Path, peers_venv: Path, log: Callable[[str], None]) -> Inp
     d.mkdir(parents=True, exist_ok=True)
     here = Path(sys.executable).parent.parent
     inp = Inputs(d / "adk.pdb", d / "adk_cg.pdb", d / "adk_cg_box.pdb", d / "adk_ca.pdb", d / "yiip.gro",
-                 d / "memb_cg.gro", d / "memb_cg_cog.gro")
+                 d / "memb_cg.gro")
     if not inp.aa_protein.exists():
         shutil.copy(PDB_small, inp.aa_protein)
     martinize = [_bin("martinize2", here, peers_venv), "-f", "adk.pdb", "-x", "adk_cg.pdb", "-o", "topol.top",
@@ -190,28 +189,11 @@ def make_inputs(work: Path, peers_venv: Path, log: Callable[[str], None]) -> Inp
     hmap = [_bin("herobm", here), "map", "yiip.gro", "-m", "martini3", "-o", "memb_cg.gro",
             "--selection", LIPID_SELECTION]
     inp.commands["herobm map"] = shlex.join(["herobm"] + hmap[1:])
-    if not inp.cg_membrane.exists():
-        log("inputs: herobm map (membrane)")
-        r = timed_run(hmap, d, d / "herobm_map.log")
-        if r.rc != 0 or not inp.cg_membrane.exists():
-            raise SystemExit(f"Error: herobm map failed (rc {r.rc}), see {r.log}")
-    geo = d / "martini3_geometric"
-    if not geo.exists():  # the shipped martini3 set with weighting: geometric (centres of geometry)
-        from importlib.resources import files
-
-        shutil.copytree(str(files("herobm.mapping") / "data" / "martini3"), geo)
-        settings = geo / "settings.yaml"
-        settings.write_text(settings.read_text().replace("weighting: mass", "weighting: geometric"))
-    hmap_cog = [hmap[0], "map", "yiip.gro", "-m", "martini3_geometric", "-o", "memb_cg_cog.gro", "--selection",
-                LIPID_SELECTION]
-    inp.commands["herobm map (centres of geometry)"] = (
-        "copy of the martini3 set with `weighting: geometric` in settings.yaml as martini3_geometric/, then "
-        + shlex.join(["herobm"] + hmap_cog[1:]))
-    if not inp.cg_membrane_cog.exists():
-        log("inputs: herobm map (membrane, centres of geometry)")
-        r = timed_run(hmap_cog, d, d / "herobm_map_cog.log")
-        if r.rc != 0 or not inp.cg_membrane_cog.exists():
-            raise SystemExit(f"Error: herobm map failed (rc {r.rc}), see {r.log}")
+    log("inputs: herobm map (membrane)")  # always: the mapping set may have changed (seconds)
+    inp.cg_membrane.unlink(missing_ok=True)
+    r = timed_run(hmap, d, d / "herobm_map.log")
+    if r.rc != 0 or not inp.cg_membrane.exists():
+        raise SystemExit(f"Error: herobm map failed (rc {r.rc}), see {r.log}")
     return inp
 
 
@@ -348,16 +330,6 @@ def _memback_output(folder: Path) -> Path | None:
     return None
 
 
-def bead_shift(a: Path, b: Path) -> float:
-    """Mean minimum-image distance (Å) between the beads of two CG files of one system."""
-    import MDAnalysis as mda
-    from MDAnalysis.lib.distances import minimize_vectors
-
-    ua, ub = mda.Universe(str(a)), mda.Universe(str(b))
-    d = minimize_vectors(ua.atoms.positions - ub.atoms.positions, ua.dimensions)
-    return float(np.linalg.norm(d, axis=1).mean())
-
-
 def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer_bin: Path) -> tuple[list[Tool], dict]:
     """Tools of one comparison and its evaluation settings."""
     d = work / comparison
@@ -407,13 +379,9 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
         baseline_tool(a.baseline_dataset_lipids, inp.cg_membrane, "baseline.gro", a.baseline_max_frames),
         peer_tool("memback", f"memback {pkg_version(peer_py, 'memback')}", str(peer_bin / "memback"),
                   [str(inp.cg_membrane), "-o", "out", "--device", "cpu"], "", find_output=_memback_output),
-        peer_tool("memback (COG input)", f"memback {pkg_version(peer_py, 'memback')}", str(peer_bin / "memback"),
-                  [str(inp.cg_membrane_cog), "-o", "out", "--device", "cpu"], "", find_output=_memback_output),
     ]
-    tools[2].notes.append("same CG input as herobm: bead centres mass-weighted (herobm martini3 set)")
-    tools[3].notes.append("extra row, input memb_cg_cog.gro: bead centres are centres of geometry including "
-                          "hydrogens, the convention memback was trained on; the two inputs differ by "
-                          f"{bead_shift(inp.cg_membrane, inp.cg_membrane_cog):.2f} Å per bead on average")
+    tools[2].notes.append("same CG input as herobm: bead centres are centres of geometry including hydrogens "
+                          "(the martini3 set's lipid files; memback's training convention)")
     return tools, {"ref": inp.aa_membrane, "selection": LIPID_SELECTION, "keys": MEMBRANE_KEYS,
                    "input": inp.cg_membrane}
 
@@ -487,8 +455,10 @@ def evaluate_output(pred: Path, ref: Path, selection: str | None, fit: bool) -> 
 def run_comparison(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer_bin: Path, force: set[str],
                    log: Callable[[str], None]) -> dict:
     tools, spec = build_tools(comparison, inp, work, a, peer_py, peer_bin)
+    input_key = f"; input sha256 {sha256(spec['input'])[:16]}"  # a changed input reruns every tool
     rows = []
     for t in tools:
+        t.cache_key += input_key
         folder = work / comparison / t.name.lower().replace(" ", "_").replace("(", "").replace(")", "")
         rec = run_tool(t, folder, bool(force & {"all", t.name.lower(), folder.name, t.kind}), log)
         row = {"tool": t.name, "kind": t.kind, "version": t.version, "command": t.display_cmd, "fit": t.fit,
