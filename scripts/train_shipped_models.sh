@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min;
-# martini3-protein ~93 min beside ca-protein ~33 min; martini3-lipids ~109 min beside
+# martini3-protein ~93 min beside ca-protein ~33 min; martini3-lipids ~70 min beside
 # example-ligand ~7 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
 W=${1:-work}

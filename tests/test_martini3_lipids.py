@@ -79,6 +79,31 @@ def test_memprot_zinc_beads_sit_on_zinc(tmp_path):
     np.testing.assert_allclose(cg.atoms.positions, u.select_atoms("name ZND").positions, atol=1e-3)
 
 
+def test_lipid_beads_are_centres_of_geometry(tmp_path):
+    """Lipid beads sit on the plain centre of all their atoms, hydrogens included (the
+    Martini 3 convention); protein beads of the same set stay mass-weighted."""
+    from MDAnalysisTests.datafiles import GRO_MEMPROT
+
+    u = mda.Universe(GRO_MEMPROT)
+    out = tmp_path / "cg.gro"
+    map_structure(GRO_MEMPROT, "martini3", out, selection="resid 7 8 or (resname POPE and resid 297)")
+    cg = mda.Universe(str(out))
+    pope = u.select_atoms("resname POPE and resid 297")
+    po4 = cg.select_atoms("resname POPE and name PO4")
+    members = pope.select_atoms("name P O11 O12 O13 O14")
+    assert len(po4) == 1
+    np.testing.assert_allclose(po4.positions[0], members.positions.mean(0), atol=6e-3)  # GRO: 0.01 Å
+    nh3 = cg.select_atoms("resname POPE and name NH3").positions[0]
+    head = pope.select_atoms("name N HN1 HN2 HN3 C12 H12A H12B C11 H11A H11B")
+    np.testing.assert_allclose(nh3, head.positions.mean(0), atol=6e-3)
+    assert np.linalg.norm(nh3 - head.center_of_mass()) > 0.05  # hydrogens weigh as much as N or C here
+    mset = load_mapping_set("martini3")
+    if (SET_DIR / "ala.yaml").is_file():
+        assert mset.weighting == "mass"
+        assert {mset.weighting_of(m) for m in mset.molecules if m.name in ("ALA", "GLY", "LYS")} == {"mass"}
+    assert {mset.weighting_of(m) for m in mset.molecules if m.name in LIPIDS} == {"geometric"}
+
+
 def test_cholesterol_round_trip():
     report = check_mapping(ROOT / "examples" / "chl1.pdb", "martini3")
     _assert_ok(report, ["CHL1"])
