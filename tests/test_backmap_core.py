@@ -78,3 +78,27 @@ def test_refine_options_are_checked():
             RefineOptions(minimize=True, restraint=bad)
     opt = next(p for p in backmap_cmd.params if p.name == "restraint")
     assert opt.default == DEFAULT_RESTRAINT == RefineOptions().restraint
+
+
+def test_runaway_model_output_is_refused(tmp_path):
+    """A predictor that throws one atom 1,000 nm away (as an over-fitted lipid model once did
+    on YiiP) gives an error naming the residue and atom, and no output file."""
+    mset = load_mapping_set("martini3")
+    original = mda.Universe(GRO_MEMPROT).select_atoms("resname POPG")
+    original.write(str(tmp_path / "aa.pdb"))
+    map_structure(tmp_path / "aa.pdb", mset, tmp_path / "cg.pdb")
+    factory = oracle_factory(mda.Universe(str(tmp_path / "aa.pdb")).atoms, mset)
+
+    def runaway(system):
+        predict = factory(system)
+
+        def wrong(bead_pos, box):
+            v = predict(bead_pos, box)
+            v[3, 1] += 10_000.0  # bead 3 (a glycerol bead of the first POPG), its second atom
+            return v
+
+        return wrong
+
+    with pytest.raises(InputError, match=r"frame 0 .*placed atom \w+ of residue POPG \d+ 1\.\d+e\+04 Å from its bead"):
+        backmap(tmp_path / "cg.pdb", runaway, mset, tmp_path / "out.pdb")
+    assert not (tmp_path / "out.pdb").exists()

@@ -304,6 +304,27 @@ def _whole_chains(part: _ModelPart, bp: np.ndarray, box) -> np.ndarray:
     return bp + shift[part.system.bead_residue]
 
 
+# Å: no rebuilt atom of any shipped mapping lies farther than ~8 Å from its bead; beyond this the
+# network's output is not a structure (a model far outside its training data) and is refused.
+MAX_ATOM_BEAD_DISTANCE = 25.0
+
+
+def check_near_beads(system: BeadSystem, atoms: np.ndarray, beads: np.ndarray, where: str) -> None:
+    """Raise :class:`InputError` naming the residue, atom and distance if a rebuilt atom
+    (``atoms``, (A, 3) Å) lies more than :data:`MAX_ATOM_BEAD_DISTANCE` from its bead, or is NaN."""
+    d = np.linalg.norm(atoms[system.slot_atom] - beads[system.slot_bead], axis=1)
+    bad = np.flatnonzero(~(d <= MAX_ATOM_BEAD_DISTANCE))
+    if len(bad):
+        k = int(bad[np.argmax(np.nan_to_num(d[bad], nan=np.inf))])
+        a = int(system.slot_atom[k])
+        r = int(system.atom_residue[a])
+        raise InputError(
+            f"{where}: the model placed atom {system.atom_name[a]} of residue {system.residue_name[r]} "
+            f"{system.residue_id[r]} {d[k]:.4g} Å from its bead ({len(bad)} atom(s) beyond "
+            f"{MAX_ATOM_BEAD_DISTANCE:g} Å): its output is not a structure; this input is probably far "
+            "from what the model was trained on")
+
+
 def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame.
     ``bead_fit``: move the rebuilt atoms the least so that they coarse-grain exactly to the input
@@ -315,6 +336,7 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
         pred = part.predict(bp, box)
         vectors = pred["vectors"] if isinstance(pred, dict) else pred
         x = rebuild_frame(part.system, bp, vectors)
+        check_near_beads(part.system, x, bp, f"frame {frame} ({part.spec.name})")
         if bead_fit:
             x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
         parts.append(x)
