@@ -24,7 +24,7 @@ def test_checkpoint_mapping_matches_shipped_set(info):
     stored = restore_mapping(load_checkpoint(info.path))
     shipped = load_mapping_set(info.mapping)
     by_name = {m.name: m for m in shipped.molecules}
-    covered = {rn for rn in info.covers}
+    covered = set(info.covers)
     for m in stored.molecules:
         if not covered & set(m.resnames):
             continue

@@ -169,7 +169,6 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     residues = beads.universe.residues
     pos = beads.positions.astype(np.float64)
     box = beads.universe.dimensions
-    chains = []
     info = []
     notes: list[str] = []
     skipped: dict[str, int] = {}
