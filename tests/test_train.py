@@ -42,7 +42,7 @@ from herobm.train import (
 )
 from herobm.train.batch import StepDataset, frame_pieces, merge_frames, pack_sizes
 from herobm.train.checkpoint import resolve_device
-from herobm.train.loop import METRIC_COLUMNS, read_metrics
+from herobm.train.loop import METRIC_COLUMNS, budget_epochs, read_metrics
 from herobm.train.loss import combine, loss_sums, step_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,6 +336,22 @@ def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
         counts[chunk_steps] = load_checkpoint(out / "last.pt")["scheduler_state"]["step_count"]
     n_frames = 3  # PDB_multiframe, frames 0:3, one per step (each > 40 beads)
     assert counts[False] == n_frames and counts[True] >= 2 * n_frames
+
+
+def test_time_budget_cuts_epochs_and_lr_horizon(dataset, tmp_path):
+    """train.time_budget_min: a budget smaller than one epoch ends the run after epoch 1, and the
+    cosine schedule (and the recorded recipe) shrink to that one epoch instead of stopping mid-way."""
+    assert budget_epochs(600.0, 30.0, 10.0) == 54  # (0.95 * 600 - 30) // 10
+    assert budget_epochs(60.0, 70.0, 10.0) == 0
+    res = train(_run_config(dataset, tmp_path, epochs=50, time_budget_min=1e-4, lr_min=1e-5), device="cpu",
+                progress=False)
+    assert res.last_epoch == 1 and len(res.history) == 1
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["train_config"]["epochs"] == 1
+    sched = ckpt["scheduler_state"]
+    assert sched["total_steps"] == sched["step_count"]  # the LR reached lr_min at the last step
+    with pytest.raises(InputError, match="time_budget_min"):
+        _run_config(dataset, tmp_path, time_budget_min=0)
 
 
 OVERFIT_STEPS = 250  # 41 s for 200 steps on 2 idle cores (1 thread); < 0.1 Å from step ~143

@@ -57,6 +57,8 @@ class TrainConfig:
     chunk_steps: bool = False  # one optimizer step per micro-batch (a large frame's chunks are separate
     #                            steps) instead of one per frame (gradients accumulated over its chunks)
     patience: int = 20  # early stopping: epochs without improvement; 0 = off
+    time_budget_min: float | None = None  # wall-clock minutes for this call: after each of the first two
+    #                                       epochs, ``epochs`` (and the LR horizon) is cut to what fits
     seed: int = 0
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
     w_position: float = _LOSS.w_position
@@ -84,6 +86,8 @@ class TrainConfig:
                 raise InputError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"train.lr must be positive, got {self.lr}")
+        if self.time_budget_min is not None and self.time_budget_min <= 0:
+            raise InputError(f"train.time_budget_min must be positive or null, got {self.time_budget_min}")
         for name in ("max_train_frames", "max_val_frames", "num_threads"):
             v = getattr(self, name)
             if v is not None and v < 1:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import math
 import os
 import random
@@ -311,6 +312,14 @@ def train(config: str | Path | RunConfig | dict, device: str | torch.device = "a
             dist.destroy_process_group()
 
 
+def budget_epochs(budget_s: float, elapsed_s: float, epoch_s: float) -> int:
+    """Further epochs of ``epoch_s`` seconds that fit in what is left of ``budget_s`` after
+    ``elapsed_s`` (seconds), with 5 % kept back for the last checkpoint; at least 0."""
+    if epoch_s <= 0:
+        return 0
+    return max(int((0.95 * budget_s - elapsed_s) // epoch_s), 0)
+
+
 def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, stop_after: int | None) -> TrainResult:
     from tqdm.auto import tqdm
 
@@ -391,7 +400,9 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     stopped_early = False
     last_epoch = start_epoch - 1
     end_epoch = tc.epochs if stop_after is None else min(tc.epochs, start_epoch - 1 + int(stop_after))
-    for epoch in range(start_epoch, end_epoch + 1):
+    call_start = time.perf_counter()
+    epoch = start_epoch
+    while epoch <= end_epoch:
         t0 = time.perf_counter()
         train_sampler.set_epoch(epoch)
         model.train()
@@ -411,6 +422,17 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
             row.update({f"val_{k}": v for k, v in vacc.result(lcfg).items()})
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
+        if tc.time_budget_min is not None and epoch < start_epoch + 2:
+            fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
+                                float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
+            if epoch + fit < end_epoch:  # fewer epochs than asked: the run (and its LR schedule) ends sooner
+                end_epoch = epoch + fit
+                tc = dataclasses.replace(tc, epochs=end_epoch)
+                schedule.total_steps = max(steps_per_epoch * end_epoch, 1)
+                epoch_bar.total = end_epoch
+                if d.main:
+                    print(f"train.time_budget_min {tc.time_budget_min:g}: {end_epoch} epochs "
+                          f"({row['seconds']:.1f} s for epoch {epoch})", flush=True)
         metric = row[metric_name]
         if not math.isfinite(metric):
             raise InputError(f"epoch {epoch}: {metric_name} is {metric}; lower train.lr or check the dataset")
@@ -436,6 +458,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         if tc.patience and bad_epochs >= tc.patience:
             stopped_early = True
             break
+        epoch += 1
     epoch_bar.close()
     plot = None
     if d.main and rows:
