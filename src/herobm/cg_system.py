@@ -15,7 +15,7 @@ import numpy as np
 from .coarse_grain import nearest_image
 from .errors import InputError
 from .solvent import ION_ELEMENTS
-from .system import element_masses
+from .system import centre_weights, element_masses
 from .mapping import MappingSet, MoleculeMapping
 
 __all__ = ["BeadSystem", "map_beads"]
@@ -261,8 +261,8 @@ def map_beads(beads, mset: MappingSet, skip_unknown: bool = False) -> tuple[Bead
     wsum = np.bincount(slot_atom, weights=w, minlength=len(a_name))
     cga = np.asarray(cg, dtype=float).reshape(-1, 3)
     cg_bead, cg_atom = cga[:, 0].astype(np.int64), cga[:, 1].astype(np.int64)
-    cg_w = cga[:, 2] * np.where(cg_by_mass, element_masses(np.asarray(a_elem)[cg_atom]), 1.0)
-    cg_w = cg_w / np.bincount(cg_bead, weights=cg_w, minlength=len(b_in))[cg_bead]
+    cg_w, _ = centre_weights(cg_bead, cga[:, 2], np.asarray(cg_by_mass, dtype=bool),
+                             element_masses(np.asarray(a_elem)[cg_atom]), len(b_in))
     system = BeadSystem(
         mapping=mset,
         bead_input_index=np.asarray(b_in, dtype=np.int64),

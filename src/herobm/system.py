@@ -193,6 +193,17 @@ def element_masses(elements) -> np.ndarray:
     return np.array([table.get(str(e).upper(), 0.0) for e in elements], dtype=float)
 
 
+def centre_weights(bead: np.ndarray, weight: np.ndarray, by_mass: np.ndarray, mass: np.ndarray,
+                   n_beads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bead-centre weights of (bead, atom) pairs: the mapping's ``weight``, times the atom's
+    ``mass`` (u) where ``by_mass`` (the molecule's ``weighting: mass``), normalised to sum 1 per
+    bead. Returns (normalised weights, each bead's sum before normalising); a bead whose sum
+    is not positive keeps its zero weights (the caller decides whether that is an error)."""
+    w = np.asarray(weight, dtype=float) * np.where(by_mass, mass, 1.0)
+    total = np.bincount(bead, weights=w, minlength=n_beads)
+    return w / np.where(total > 0, total, 1.0)[bead], total
+
+
 def _atom_masses(atoms) -> np.ndarray:
     """Atom masses (u) from the topology; atoms without one (e.g. a PDB with an empty
     element column) get the mass of the element their name starts with."""
@@ -259,7 +270,7 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     cache: dict[tuple[str, tuple[str, ...]], _Template | None] = {}
     issues: list[ResidueIssue] = []
     bead_rows: list[tuple] = []
-    cg_b, cg_a, cg_w = [], [], []
+    cg_b, cg_a, cg_w, cg_by_mass = [], [], [], []
     sl: list[tuple] = []
     residue_ref: list[int] = []
     atom_residue = np.full(n_input, -1, dtype=np.int64)
@@ -313,7 +324,8 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
         for b, a, w in tpl.cg:
             cg_b.append(b0 + b)
             cg_a.append(start + a)
-            cg_w.append(w * masses[start + a] if by_mass else w)
+            cg_w.append(w)
+            cg_by_mass.append(by_mass)
         s0 = len(sl)
         for b, j, level, anchor, a, w in tpl.slots:
             sl.append((b0 + b, j, level, anchor + s0 if anchor >= 0 else -1, start + a, w))
@@ -327,13 +339,12 @@ def map_atoms(atoms, mset: MappingSet) -> MappedSystem:
     bond_arr = np.unique(np.sort(np.asarray(bonds, dtype=np.int64).reshape(-1, 2), axis=1), axis=0)
     cg_b = np.asarray(cg_b, dtype=np.int64)
     cg_a = np.asarray(cg_a, dtype=np.int64)
-    w = np.asarray(cg_w, dtype=float)
-    total = np.bincount(cg_b, weights=w, minlength=len(bead_rows))
+    w, total = centre_weights(cg_b, np.asarray(cg_w, dtype=float), np.asarray(cg_by_mass, dtype=bool),
+                              masses[cg_a], len(bead_rows))
     if np.any(total <= 0):
         bad = int(np.flatnonzero(total <= 0)[0])
         bn, rn, ri, ch = bead_rows[bad][:4]
         raise InputError(f"residue {rn} {ri}: bead {bn} has no atom with positive weight (missing or massless atoms)")
-    w = w / total[cg_b]
     bead_arr = list(zip(*bead_rows))
     slots = np.asarray(sl, dtype=float).reshape(-1, 6)
     slot_atom = slots[:, 4].astype(np.int64)

@@ -58,7 +58,7 @@ class TrainConfig:
     #                            steps) instead of one per frame (gradients accumulated over its chunks)
     patience: int = 20  # early stopping: epochs without improvement; 0 = off
     time_budget_min: float | None = None  # wall-clock minutes for this call: after each of the first two
-    #                                       epochs, ``epochs`` (and the LR horizon) is cut to what fits
+    #                                       epochs, ``epochs`` (and the LR horizon) is set to what fits (<= epochs)
     seed: int = 0
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
     w_position: float = _LOSS.w_position

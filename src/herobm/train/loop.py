@@ -154,7 +154,6 @@ def _init_distributed(device: torch.device) -> tuple[_Dist, torch.device]:
         return _Dist(), device
     import torch.distributed as dist
 
-    rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         device = torch.device("cuda", local % max(torch.cuda.device_count(), 1))
@@ -400,6 +399,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     stopped_early = False
     last_epoch = start_epoch - 1
     end_epoch = tc.epochs if stop_after is None else min(tc.epochs, start_epoch - 1 + int(stop_after))
+    ceiling = end_epoch  # time_budget_min may lower end_epoch, never raise it above this
     call_start = time.perf_counter()
     epoch = start_epoch
     while epoch <= end_epoch:
@@ -425,8 +425,8 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         if tc.time_budget_min is not None and epoch < start_epoch + 2:
             fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
                                 float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
-            if epoch + fit < end_epoch:  # fewer epochs than asked: the run (and its LR schedule) ends sooner
-                end_epoch = epoch + fit
+            if min(epoch + fit, ceiling) != end_epoch:  # the run (and its LR schedule) ends where time runs out
+                end_epoch = min(epoch + fit, ceiling)   # (epoch 1 builds the neighbour cache: epoch 2 may allow more)
                 tc = dataclasses.replace(tc, epochs=end_epoch)
                 schedule.total_steps = max(steps_per_epoch * end_epoch, 1)
                 epoch_bar.total = end_epoch
