@@ -11,10 +11,13 @@ The lipid topologies are read through :func:`canonical_phosphate_names`: in Open
 (and so in membranes built from them) 0-16 % of the lipids carry the phosphate oxygens O13/O14
 under each other's names, which the network cannot tell from the CG beads (label noise).
 
-Splits follow the corpus manifest (whole inputs); lipid and ligand inputs all go to ``train``
-(each lipid type has one source only; these models are judged on held-out systems instead)::
+Splits follow the corpus manifest (whole inputs). Lipid inputs all go to ``train`` (each lipid
+type has one source only), except the membranes of ``--lipids-val``: an independent
+``make_lipid_structures.py`` run (other seed: other lipids turned into POPG / cholesterol,
+longer equilibration), the lipid model's validation split. Ligand inputs all go to ``train``::
 
-    python scripts/build_model_datasets.py --corpus corpus/ --lipids corpus/lipids --ligand corpus/ligand -o datasets/
+    python scripts/build_model_datasets.py --corpus corpus/ --lipids corpus/lipids \
+        --lipids-val corpus/lipids-val --ligand corpus/ligand -o datasets/
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--lipids", help="folder of extra all-atom membranes (PDB + DCD)")
+    ap.add_argument("--lipids-val", help="folder of validation membranes (PDB + DCD): another "
+                    "make_lipid_structures.py run (other --seed, longer --equil-ps)")
     ap.add_argument("--ligand", help="folder with ibuprofen_conf.pdb/.dcd")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--only", default="martini3-protein,ca-protein,martini3-lipids,example-ligand")
@@ -111,8 +116,11 @@ def main() -> None:
         fixed = out / "martini3-lipids.inputs"
         sources = [(e.topology, list(e.trajectories)) for e in lipids] + _extra(a.lipids)
         inputs = [InputSpec(canonical_phosphate_names(t, fixed), tuple(tr)) for t, tr in sources]
-        # every lipid type is needed in training: no validation split
+        # every lipid type is needed in training; validation: membranes of an independent MD run
         split = {str(Path(i.topology)): "train" for i in inputs}
+        for t, tr in _extra(a.lipids_val):
+            inputs.append(InputSpec(canonical_phosphate_names(t, fixed / "val"), tuple(tr)))
+            split[inputs[-1].topology] = "val"
         split_file = out / "martini3-lipids.splits.json"
         out.mkdir(parents=True, exist_ok=True)
         split_file.write_text(json.dumps(split, indent=1))

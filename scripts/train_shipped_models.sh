@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
-# Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min;
+# Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
+# validation membranes ~35 min (17 min per system on one core);
 # martini3-protein ~93 min beside ca-protein ~33 min; martini3-lipids ~70 min beside
 # example-ligand ~7 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
@@ -8,8 +9,10 @@ W=${1:-work}
 mkdir -p "$W"
 herobm dataset corpus -o "$W/corpus" --peptides 60 --seed 0
 python scripts/make_lipid_structures.py -o "$W/lipids"
+# the lipid validation split: an independent run (other lipids converted, 16 ps equilibration)
+python scripts/make_lipid_structures.py -o "$W/lipids-val" --seed 7 --equil-ps 16 --frames 2 --interval-ps 4
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
-python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --ligand "$W/ligand" -o "$W/datasets"
+python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$m" &
   [[ $m == ca-protein || $m == example-ligand ]] && wait   # two at a time on 2 cores
