@@ -17,8 +17,11 @@ Construction
 ------------
 * POPE -> POPG: the ethanolamine (N, HN1-3) goes; C12 keeps its place, C13 goes along
   the old C12-N bond (1.53 Å), OC2 along one of the old C12 hydrogens (the other stays
-  H12A), so the head-group C12 is built as R or S alternately (a racemic
-  phosphatidyl-glycerol, as the commercial lipid). OC3, HO2, HO3 and the C13
+  H12A), chosen so that the head-group C12 is R (``--popg-head``): CHARMM36's POPG as
+  CHARMM-GUI builds it (all 55 POPG of MDAnalysisTests' YiiP membrane are R, by RDKit's CIP
+  labels). A racemic head group (``--popg-head racemic``, R and S alternately, as in the
+  commercial lipid) cannot be told apart from the CG beads: the model would learn the average
+  of the two (the first lipid datasets were built so). OC3, HO2, HO3 and the C13
   hydrogens are placed from ideal internal coordinates; the C12-C13 and C13-OC3
   torsions are drawn among the staggered rotamers that do not clash.
 * POPC -> CHL1: cholesterol comes from ``examples/chl1.pdb`` (RDKit/MMFF conformer with
@@ -227,13 +230,23 @@ def heavy_xyz(residues):
     return np.concatenate(pts) if pts else np.zeros((0, 3))
 
 
-def pope_to_popg(res: Residue, template_names, rng, chirality: int, neighbours: np.ndarray, box) -> Residue:
-    """A POPG residue (template atom order) from a POPE residue; see the module docstring."""
+def head_handedness(c11, c12, c13, oc2) -> str:
+    """CIP label of the POPG head-group C12 (OC2 > C11 > C13 > H): 'R' when
+    det[C11 - C12, C13 - C12, OC2 - C12] < 0 (checked with RDKit's labels on YiiP's POPG)."""
+    return "R" if np.linalg.det(np.array([c11 - c12, c13 - c12, oc2 - c12])) < 0 else "S"
+
+
+def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours: np.ndarray, box) -> Residue:
+    """A POPG residue (template atom order) from a POPE residue, head-group C12 ``handedness``
+    'R' or 'S'; see the module docstring."""
     X = dict(zip(res.names, res.xyz))
     new = {k: v for k, v in X.items() if k not in ("N", "HN1", "HN2", "HN3", "H12A", "H12B")}
     c11, c12 = X["C11"], X["C12"]
-    # the three substituent directions of C12 besides C11; a cyclic reassignment keeps the chirality
-    dirs = [X["N"], X["H12A"], X["H12B"]] if chirality == 0 else [X["N"], X["H12B"], X["H12A"]]
+    # the three substituent directions of C12 besides C11 (C13, OC2, H); a cyclic reassignment
+    # keeps the handedness, so only the order decides it
+    dirs = [X["N"], X["H12A"], X["H12B"]]
+    if head_handedness(c11, c12, dirs[0], dirs[1]) != handedness:
+        dirs = [X["N"], X["H12B"], X["H12A"]]
     own = np.array([v for k, v in new.items() if k not in ("C11", "C12") and not k.startswith("H")])
     env = np.concatenate([neighbours, own]) if len(neighbours) else own
     best = None
@@ -405,7 +418,8 @@ def build_popg_pope(args, rng, templates):
         head = residues[i].pos("P")
         near = [r for j, r in enumerate(residues) if j != i and is_lipid(r)
                 and np.linalg.norm(min_image(r.pos("P") - head, box)) < 14.0]
-        residues[i] = pope_to_popg(residues[i], names, rng, k % 2, heavy_xyz(near), box)
+        hand = args.popg_head if args.popg_head != "racemic" else "RS"[k % 2]
+        residues[i] = pope_to_popg(residues[i], names, rng, hand, heavy_xyz(near), box)
         new = residues[i]
         sel = [n in ("C13", "OC2", "OC3", "HO2", "HO3", "H13A", "H13B", "H12A") for n in new.names]
         for n_, x, s in zip(new.names, new.xyz, sel):
@@ -416,7 +430,8 @@ def build_popg_pope(args, rng, templates):
     zc_new = box[2] / 2
     residues = add_sodium(residues, len(picks), box, rng, zc_new, min_depth=float(np.abs(pz - zc).mean()) + 4.0)
     info = {"source": "openmm/app/data/POPE.pdb", "popg": len(picks), "waters_removed_for_clashes": removed,
-            "popg_head_chirality": "C12 alternately R/S (racemic)"}
+            "popg_head_chirality": "C12 alternately R/S (racemic)" if args.popg_head == "racemic"
+            else f"C12 {args.popg_head}"}
     return residues, box, info
 
 
@@ -795,6 +810,8 @@ def main(argv=None) -> None:
     p.add_argument("--water-margin", type=float, default=12.0,
                    help="keep water up to this far (Å) beyond each leaflet's mean phosphate plane")
     p.add_argument("--popg-fraction", type=float, default=0.5, help="fraction of POPE (per leaflet) made POPG")
+    p.add_argument("--popg-head", choices=("R", "S", "racemic"), default="R",
+                   help="configuration of the POPG head-group C12 (R: CHARMM36 as CHARMM-GUI builds it)")
     p.add_argument("--chl1-per-leaflet", type=int, default=20)
     p.add_argument("--chl1-spacing", type=float, default=11.0, help="lateral distance (Å) between replaced POPC")
     p.add_argument("--seed", type=int, default=2024)

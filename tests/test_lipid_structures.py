@@ -1,0 +1,49 @@
+"""Training membranes of scripts/make_lipid_structures.py: the POPG head-group configuration."""
+
+import importlib.util
+from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
+import pytest
+
+pytest.importorskip("openmm")
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_lipid_structures.py"
+
+
+@pytest.fixture(scope="module")
+def mls():
+    spec = importlib.util.spec_from_file_location("make_lipid_structures", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_yiip_popg_heads_are_all_r(mls):
+    """The CHARMM-GUI membrane that MDAnalysisTests ships (YiiP): every POPG head-group C12 is R,
+    the configuration the training membranes are built with by default."""
+    from MDAnalysisTests.datafiles import GRO_MEMPROT
+
+    u = mda.Universe(GRO_MEMPROT)
+    hands = []
+    for res in u.select_atoms("resname POPG").residues:
+        a = {x.name: x.position.astype(float) for x in res.atoms}
+        hands.append(mls.head_handedness(a["C11"], a["C12"], a["C13"], a["OC2"]))
+    assert len(hands) == 55 and set(hands) == {"R"}
+
+
+@pytest.mark.parametrize("hand", ["R", "S"])
+def test_pope_to_popg_builds_the_asked_configuration(mls, hand):
+    """Every POPE of OpenMM's patch turned into POPG gets the asked head-group handedness,
+    whatever the order of its H12A/H12B names; bond lengths at C12 as built."""
+    residues, box = mls.read_pdb(mls.DATA / "POPE.pdb")
+    names = mls.charmm_templates({"POPG"})["POPG"][0]
+    rng = np.random.default_rng(0)
+    lipids = [r for r in residues if mls.is_lipid(r)][:12]
+    assert len(lipids) == 12
+    for r in lipids:
+        g = mls.pope_to_popg(r, names, rng, hand, np.zeros((0, 3)), box)
+        x = {n: g.pos(n) for n in ("C11", "C12", "C13", "OC2")}
+        assert mls.head_handedness(x["C11"], x["C12"], x["C13"], x["OC2"]) == hand
+        assert np.linalg.norm(x["C13"] - x["C12"]) == pytest.approx(1.53, abs=1e-6)
+        assert np.linalg.norm(x["OC2"] - x["C12"]) == pytest.approx(1.43, abs=1e-6)
