@@ -336,6 +336,12 @@ def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
         counts[chunk_steps] = load_checkpoint(out / "last.pt")["scheduler_state"]["step_count"]
     n_frames = 3  # PDB_multiframe, frames 0:3, one per step (each > 40 beads)
     assert counts[False] == n_frames and counts[True] >= 2 * n_frames
+    # the cosine horizon is the real number of micro-batches (counted in epoch 1): with 25-bead
+    # chunks the spatial pieces outnumber the bead-count estimate (12 per epoch against 9)
+    out = tmp_path / "horizon"
+    train(_run_config(dataset, out, epochs=3, max_beads=25, chunk_steps=True), device="cpu", progress=False)
+    sched = load_checkpoint(out / "last.pt")["scheduler_state"]
+    assert sched["step_count"] == 36 and sched["total_steps"] == sched["step_count"]
 
 
 def test_time_budget_cuts_epochs_and_lr_horizon(dataset, tmp_path):

@@ -363,7 +363,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     if tc.chunk_steps and d.active:
         raise InputError("train.chunk_steps needs a single process (ranks would disagree on the step count)")
     steps_per_epoch = len(train_sampler)
-    if tc.chunk_steps:  # micro-batches per epoch, estimated from bead counts (the schedule only needs its length)
+    if tc.chunk_steps:  # micro-batches per epoch, estimated from bead counts; counted after the first epoch
         sizes = frame_sizes(reader, train_frames)
         steps_per_epoch = sum(max(1, math.ceil(sum(sizes[i] for i in s) / tc.max_beads)) for s in train_sampler.all_steps(1))
     schedule = LRSchedule(optimizer, tc, steps_per_epoch * tc.epochs)
@@ -404,6 +404,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     epoch = start_epoch
     while epoch <= end_epoch:
         t0 = time.perf_counter()
+        steps_before = schedule.step_count
         train_sampler.set_epoch(epoch)
         model.train()
         bar = tqdm(total=len(train_sampler), desc=f"epoch {epoch}", unit="step", leave=False, disable=not show)
@@ -422,6 +423,10 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
             row.update({f"val_{k}": v for k, v in vacc.result(lcfg).items()})
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
+        if tc.chunk_steps and epoch == start_epoch and schedule.step_count - steps_before != steps_per_epoch:
+            # spatial chunks outnumber the bead-count estimate: the LR horizon follows the real count
+            steps_per_epoch = schedule.step_count - steps_before
+            schedule.total_steps = max(steps_per_epoch * end_epoch, 1)
         if tc.time_budget_min is not None and epoch < start_epoch + 2:
             fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
                                 float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
