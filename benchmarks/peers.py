@@ -428,7 +428,7 @@ def run_tool(t: Tool, folder: Path, force: bool, log: Callable[[str], None]) -> 
     r = timed_run(t.cmd, folder, folder / "log.txt")
     out = (folder / t.output) if t.output else (t.find_output(folder) if t.find_output else None)
     ok = r.rc == 0 and out is not None and out.exists() and out.stat().st_size > 0
-    rec = {**r.to_json(), "cache_key": t.cache_key, "output": str(out) if ok else None,
+    rec = {**r.to_json(), "cache_key": t.cache_key, "output": str(out) if ok else None, "version": t.version,
            "date": datetime.datetime.now().isoformat(timespec="seconds"),
            "status": "ok" if ok else f"failed: exit code {r.rc}{'' if r.rc else ', no output file'}; "
                                      f"last log line: {_last_line(folder / 'log.txt')}"}
@@ -461,7 +461,8 @@ def run_comparison(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, p
         t.cache_key += input_key
         folder = work / comparison / t.name.lower().replace(" ", "_").replace("(", "").replace(")", "")
         rec = run_tool(t, folder, bool(force & {"all", t.name.lower(), folder.name, t.kind}), log)
-        row = {"tool": t.name, "kind": t.kind, "version": t.version, "command": t.display_cmd, "fit": t.fit,
+        row = {"tool": t.name, "kind": t.kind, "version": rec.get("version", t.version),  # a cached run: its own
+               "command": t.display_cmd, "fit": t.fit,
                "notes": list(t.notes), "run": rec, "metrics": None, "metrics_fitted": None}
         if rec.get("status") == "ok":
             raw = Path(rec["output"])
