@@ -48,8 +48,8 @@ DLPE both as ``DLP``; the mapping whose atom names fit best wins), and
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 import warnings
+from dataclasses import replace
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

@@ -423,21 +423,20 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
             row.update({f"val_{k}": v for k, v in vacc.result(lcfg).items()})
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
-        if tc.chunk_steps and epoch == start_epoch and schedule.step_count - steps_before != steps_per_epoch:
-            # spatial chunks outnumber the bead-count estimate: the LR horizon follows the real count
-            steps_per_epoch = schedule.step_count - steps_before
-            schedule.total_steps = max(steps_per_epoch * end_epoch, 1)
-        if tc.time_budget_min is not None and epoch < start_epoch + 2:
-            fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
-                                float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
-            if min(epoch + fit, ceiling) != end_epoch:  # the run (and its LR schedule) ends where time runs out
-                end_epoch = min(epoch + fit, ceiling)   # (epoch 1 builds the neighbour cache: epoch 2 may allow more)
-                tc = dataclasses.replace(tc, epochs=end_epoch)
-                schedule.total_steps = max(steps_per_epoch * end_epoch, 1)
-                epoch_bar.total = end_epoch
-                if d.main:
-                    print(f"train.time_budget_min {tc.time_budget_min:g}: {end_epoch} epochs "
-                          f"({row['seconds']:.1f} s for epoch {epoch})", flush=True)
+        if epoch < start_epoch + 2:  # the LR horizon from what the first epochs measured
+            if tc.chunk_steps and epoch == start_epoch:
+                steps_per_epoch = schedule.step_count - steps_before  # spatial chunks outnumber the estimate
+            if tc.time_budget_min is not None:
+                fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
+                                    float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
+                if min(epoch + fit, ceiling) != end_epoch:  # the run (and its LR schedule) ends where time runs out
+                    end_epoch = min(epoch + fit, ceiling)   # (epoch 1 fills the neighbour cache: epoch 2 may allow more)
+                    tc = dataclasses.replace(tc, epochs=end_epoch)
+                    epoch_bar.total = end_epoch
+                    if d.main:
+                        print(f"train.time_budget_min {tc.time_budget_min:g}: {end_epoch} epochs "
+                              f"({row['seconds']:.1f} s for epoch {epoch})", flush=True)
+            schedule.total_steps = max(steps_per_epoch * tc.epochs, 1)
         metric = row[metric_name]
         if not math.isfinite(metric):
             raise InputError(f"epoch {epoch}: {metric_name} is {metric}; lower train.lr or check the dataset")
