@@ -26,10 +26,12 @@ def train_cmd(config, device, resume, overrides, stop_after, no_progress):
     into train.output. For several GPUs or processes, launch with
     'torchrun --nproc_per_node N $(which herobm) train CONFIG'.
     """
-    from ..train import train
-
+    import logging
     import os
 
+    from ..train import train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the loop's decisions (time budget)
     result = train(config, device=device, resume=resume, overrides=overrides,
                    progress=False if no_progress else None, stop_after=stop_after)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports

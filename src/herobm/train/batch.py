@@ -282,6 +282,15 @@ class Batch:
     def n_core(self) -> int:
         return int(self.core_mask.sum())
 
+    def with_bead_noise(self, sigma: float) -> "Batch":
+        """This batch with every bead moved by Gaussian noise of ``sigma`` Å per axis (torch's
+        global generator, on the batch's device); targets are unchanged, edges are kept."""
+        if sigma <= 0:
+            return self
+        pos = self.graph.pos
+        noisy = pos + sigma * torch.randn(pos.shape, dtype=pos.dtype, device=pos.device)
+        return replace(self, graph=replace(self.graph, pos=noisy))
+
     def to(self, device) -> "Batch":
         kw = {
             k: getattr(self, k).to(device)

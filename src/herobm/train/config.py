@@ -60,6 +60,8 @@ class TrainConfig:
     time_budget_min: float | None = None  # wall-clock minutes for this call: after each of the first two
     #                                       epochs, ``epochs`` (and the LR horizon) is set to what fits (<= epochs)
     seed: int = 0
+    bead_noise: float = 0.0  # Å: training steps move every input bead by Gaussian noise of this standard
+    #                          deviation (per axis); the atoms to rebuild stay where they are (denoising)
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
     w_position: float = _LOSS.w_position
     w_bond: float = _LOSS.w_bond
@@ -86,6 +88,11 @@ class TrainConfig:
                 raise InputError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"train.lr must be positive, got {self.lr}")
+        if not self.bead_noise >= 0:  # also rejects NaN
+            raise InputError(f"train.bead_noise must be >= 0 Å, got {self.bead_noise}")
+        if self.bead_noise > 0 and self.w_vector > 0:
+            raise InputError("train.bead_noise needs train.w_vector: 0 (the true vectors start at the "
+                             "noise-free beads)")
         if self.time_budget_min is not None and self.time_budget_min <= 0:
             raise InputError(f"train.time_budget_min must be positive or null, got {self.time_budget_min}")
         for name in ("max_train_frames", "max_val_frames", "num_threads"):

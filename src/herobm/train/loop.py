@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import logging
 import math
 import os
 import random
@@ -35,6 +36,8 @@ from .config import RunConfig, TrainConfig, load_run_config
 from .loss import Accumulator, batch_counts, combine, loss_sums, step_counts
 
 __all__ = ["train", "TrainResult", "LRSchedule", "METRIC_COLUMNS"]
+
+log = logging.getLogger(__name__)
 
 _PARTS = ("loss", "position", "bond", "angle", "dihedral", "vector", "rmsd_heavy")
 METRIC_COLUMNS = (
@@ -57,6 +60,7 @@ class TrainResult:
     stopped_early: bool
     metric_name: str
     history: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # decisions taken during the run (time budget)
 
     def summary(self) -> str:
         last = self.history[-1] if self.history else {}
@@ -64,6 +68,7 @@ class TrainResult:
         lines = [
             f"epochs run: {self.last_epoch}" + (" (stopped early)" if self.stopped_early else ""),
             f"best {self.metric_name}: {self.best_metric:.5g} at epoch {self.best_epoch}",
+            *self.notes,
         ]
         if rmsd is not None and rmsd == rmsd:
             lines.append(f"last heavy-atom RMSD: {rmsd:.4f} A")
@@ -192,9 +197,10 @@ def _pick(frames: list, cap: int | None, seed: int) -> list:
 
 
 def _run_epoch(model, loader, lcfg, device, optimizer=None, schedule=None, grad_clip=0.0, bar=None,
-               ddp=None, chunk_steps: bool = False) -> tuple[Accumulator, int]:
+               ddp=None, chunk_steps: bool = False, bead_noise: float = 0.0) -> tuple[Accumulator, int]:
     """One pass; trains when ``optimizer`` is given (one optimizer step per loader step, or per
-    micro-batch with ``chunk_steps``). Returns metrics and skipped steps."""
+    micro-batch with ``chunk_steps``; input beads moved by ``bead_noise`` Å of Gaussian noise).
+    Returns metrics and skipped steps."""
     acc = Accumulator()
     skipped = 0
     training = optimizer is not None
@@ -206,6 +212,8 @@ def _run_epoch(model, loader, lcfg, device, optimizer=None, schedule=None, grad_
                 optimizer.zero_grad(set_to_none=True)
             for k, batch in enumerate(step):
                 batch = batch.to(device)
+                if training:
+                    batch = batch.with_bead_noise(bead_noise)
                 sync = ddp is None or k == len(step) - 1
                 ctx = contextlib.nullcontext() if sync or not training else ddp.no_sync()
                 with ctx, torch.set_grad_enabled(training):
@@ -397,6 +405,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     show = progress and d.main
     epoch_bar = tqdm(total=tc.epochs, initial=start_epoch - 1, desc="epochs", unit="epoch", disable=not show)
     stopped_early = False
+    notes: list[str] = []
     last_epoch = start_epoch - 1
     end_epoch = tc.epochs if stop_after is None else min(tc.epochs, start_epoch - 1 + int(stop_after))
     ceiling = end_epoch  # time_budget_min may lower end_epoch, never raise it above this
@@ -410,7 +419,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         bar = tqdm(total=len(train_sampler), desc=f"epoch {epoch}", unit="step", leave=False, disable=not show)
         lr = schedule.lr
         acc, skipped = _run_epoch(net, train_loader, lcfg, dev, optimizer, schedule, tc.grad_clip, bar, ddp,
-                                  tc.chunk_steps)
+                                  tc.chunk_steps, tc.bead_noise)
         bar.close()
         acc.load_vector(_all_reduce(acc.vector(), d, dev))
         if skipped and d.main:
@@ -433,9 +442,11 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
                     end_epoch = min(epoch + fit, ceiling)   # (epoch 1 fills the neighbour cache: epoch 2 may allow more)
                     tc = dataclasses.replace(tc, epochs=end_epoch)
                     epoch_bar.total = end_epoch
+                    note = (f"train.time_budget_min {tc.time_budget_min:g}: {end_epoch} epochs "
+                            f"({row['seconds']:.1f} s for epoch {epoch})")
+                    notes.append(note)
                     if d.main:
-                        print(f"train.time_budget_min {tc.time_budget_min:g}: {end_epoch} epochs "
-                              f"({row['seconds']:.1f} s for epoch {epoch})", flush=True)
+                        log.info(note)
             schedule.total_steps = max(steps_per_epoch * tc.epochs, 1)
         metric = row[metric_name]
         if not math.isfinite(metric):
@@ -474,5 +485,5 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     return TrainResult(
         output=out, best_checkpoint=best_path, last_checkpoint=last_path, metrics=metrics_path, plot=plot,
         best_metric=best, best_epoch=best_epoch, last_epoch=last_epoch, stopped_early=stopped_early,
-        metric_name=metric_name, history=rows,
+        metric_name=metric_name, history=rows, notes=notes[-1:],
     )
