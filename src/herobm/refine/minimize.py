@@ -35,7 +35,8 @@ __all__ = ["Minimized", "minimize", "build_system"]
 
 RESTRAINT_GROUP = 31
 RESCUE_FACTOR = 2.0  # a minimisation ending above this many times the tolerance is started again
-RESCUE_RESTRAINT = 1e4  # kJ/mol/nm^2 on heavy atoms in the first stage of the second start
+RESCUE_RESTRAINT = 1e4  # kJ/mol/nm^2 on heavy atoms in the first stage of the second start (or the
+#                        run's own restraint when that is stronger: the rescue never loosens it)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def minimize(
         # L-BFGS can stop far from a minimum when it starts from bad contacts (a polar hydrogen
         # pulled onto an acceptor): start again, first with the heavy atoms held near the start
         context.setPositions(to_nm_quantity(x0))
-        run(RESCUE_RESTRAINT)
+        run(max(RESCUE_RESTRAINT, restraint))
         rms = run(restraint)
         if rms > RESCUE_FACTOR * tolerance:
             warnings.warn(RefinementWarning(
