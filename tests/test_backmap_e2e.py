@@ -281,3 +281,13 @@ def test_chain_split_across_the_box_stays_one_chain(villin, tmp_path):
     b = mda.Universe(str(tmp_path / "b.pdb")).atoms
     assert len(a) == len(b) and "OXT" not in a.names[:-20] and list(b.names) == list(a.names)
     assert np.abs(a.positions - b.positions).max() < 2e-3
+
+
+def test_cli_defaults_are_the_library_defaults():
+    """The CLI keeps torch out of its imports, so it repeats two library defaults as literals:
+    they must stay the library's."""
+    from herobm.backmap import DEFAULT_RESTRAINT, RefineOptions
+
+    params = {p.name: p.default for p in main.commands["backmap"].params}
+    assert params["restraint"] == DEFAULT_RESTRAINT
+    assert params["tolerance"] == RefineOptions().tolerance and params["ph"] == RefineOptions().ph
