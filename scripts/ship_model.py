@@ -2,7 +2,9 @@
 
 Drops the optimizer/scheduler state, records what the model was trained on (bead types
 of the dataset's training split, when the checkpoint does not have them) and an
-``info`` dict shown by ``herobm models``.
+``info`` dict shown by ``herobm models``. ``--member CKPT`` (repeatable) adds networks
+trained for the same mapping set (e.g. other seeds): the shipped model averages their
+outputs (herobm.model.Ensemble).
 
     python scripts/ship_model.py martini3-protein runs/m3prot/best.pt --dataset datasets/m3prot \
         --description "Martini 3 proteins" --hardware "2 CPU cores" --recipe docs/models.md
@@ -18,8 +20,9 @@ import numpy as np
 import torch
 
 from herobm.data.store import DatasetReader
+from herobm.errors import InputError
 from herobm.models import MODELS_DIR
-from herobm.train.checkpoint import load_checkpoint
+from herobm.train.checkpoint import build_model, load_checkpoint
 
 
 def main() -> None:
@@ -35,8 +38,24 @@ def main() -> None:
     ap.add_argument("--out", default=str(MODELS_DIR))
     ap.add_argument("--optimize-backbone", action="store_true",
                     help="recommend backbone optimisation: herobm backmap applies it unless told otherwise")
+    ap.add_argument("--member", action="append", default=[], metavar="CKPT",
+                    help="another checkpoint of the same mapping set whose outputs are averaged in (repeatable)")
     a = ap.parse_args()
     ckpt = load_checkpoint(a.checkpoint)
+    members = []
+    for path in a.member:
+        m = load_checkpoint(path)
+        if m["mapping_files"] != ckpt["mapping_files"] or m["bead_types"] != ckpt["bead_types"]:
+            raise SystemExit(f"--member {path}: trained with other mapping files than {a.checkpoint}")
+        members.append({"model_config": m["model_config"], "model_state": m["model_state"],
+                        "train_config": m["train_config"], "epoch": m.get("epoch"),
+                        "best_metric": m.get("best_metric"), "metric_name": m.get("metric_name")})
+    if members:
+        ckpt["ensemble"] = members
+        try:
+            build_model(ckpt)  # the members must read the same graph
+        except InputError as exc:
+            raise SystemExit(str(exc)) from None
     if a.dataset:
         reader = DatasetReader(a.dataset)
         types = sorted({int(t) for rec in reader.split(a.split) for t in np.unique(reader.topology(rec.name)["bead_type"])})
@@ -48,7 +67,10 @@ def main() -> None:
     info = dict(ckpt.get("info") or {})
     info.update({"name": a.name, "description": a.description,
                  "trained_on": f"{Path(a.dataset).name if a.dataset else '?'} ({a.split} split), "
-                               f"epoch {ckpt.get('epoch')}, best {ckpt.get('metric_name')} {ckpt.get('best_metric')}"})
+                               + "; ".join(f"seed {e['train_config'].get('seed')} epoch {e.get('epoch')}, best "
+                                           f"{e.get('metric_name')} {e.get('best_metric')}" for e in [ckpt, *members])})
+    if members:
+        info["ensemble"] = f"{1 + len(members)} networks, outputs averaged"
     info["optimize_backbone"] = bool(a.optimize_backbone)
     if a.hardware:
         info["hardware"] = a.hardware

@@ -1,6 +1,8 @@
 """The network is E(3)-equivariant, permutation-equivariant and strictly local, so chunked
 inference equals whole-system inference."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -194,3 +196,55 @@ def test_periodic_edges_cross_the_box():
     assert np.allclose(np.abs(vec[:, 0]), 1.0)
     with pytest.raises(ValueError, match="half the box"):
         neighbour_list(pos, 6.0, np.array([10, 10, 10, 90, 90, 90.0]))
+
+
+def test_ensemble_is_the_members_mean_and_stays_equivariant_and_local(helix, tmp_path):
+    """An ensemble returns the mean of its members' vectors and the circular mean of their
+    dihedrals, is rotation-equivariant like them, chunks like one network, and round-trips
+    through a checkpoint (``ensemble`` entries) to the same outputs."""
+    from herobm.model import Ensemble
+    from herobm.train.checkpoint import load_checkpoint, load_model, save_checkpoint
+
+    mset, system, pos = helix
+    a = model_for(mset, symmetry="SE3", typed_head=True, sequence_range=2)
+    b = model_for(mset, symmetry="SE3", typed_head=True, sequence_range=2, num_layers=3)  # another size
+    with torch.no_grad():
+        a.type_mix.normal_()
+        b.type_mix.normal_()
+    ens = Ensemble([a, b]).eval()
+    g = make_graph(pos, system.bead_type, a.cfg.cutoff, residues=system.bead_residue, nxt=system.residue_next)
+    g = Graph(g.pos, g.bead_type, g.edge_index, g.edge_shift,
+              torch.as_tensor(edge_flags(g.edge_index.numpy(), system.bead_residue, system.residue_next, 2)))
+    with torch.no_grad():
+        oa, ob, oe = a(g), b(g), ens(g)
+        assert torch.allclose(oe["vectors"], (oa["vectors"] + ob["vectors"]) / 2, atol=1e-12)
+        assert (oa["vectors"] - ob["vectors"]).abs().max() > 1e-3  # two different networks
+        mean = oa["dihedrals"] + ob["dihedrals"]
+        assert torch.allclose(oe["dihedrals"], mean / mean.norm(dim=-1, keepdim=True), atol=1e-12)
+        assert torch.allclose(oe["dihedrals"].norm(dim=-1), torch.ones(1, dtype=torch.float64))
+        assert_equivariant(ens, g, tol=1e-5)
+        part = forward_chunked(ens, g, spatial_chunks(pos, 20, system.bead_residue))
+    assert (part["vectors"] - oe["vectors"]).abs().max() < 1e-9
+
+    path = save_checkpoint(tmp_path / "a.pt", a, a.cfg, {"dtype": "float64"}, mset, epoch=1,
+                           files={p.name: p.read_text() for p in sorted(Path(mset.source).iterdir()) if p.is_file()})
+    ckpt = load_checkpoint(path)
+    ckpt["ensemble"] = [{"model_config": b.cfg.to_dict(), "model_state": b.state_dict()}]
+    torch.save(ckpt, path)
+    again, _ = load_model(path, device="cpu")
+    assert isinstance(again, Ensemble) and len(again.members) == 2
+    with torch.no_grad():
+        assert torch.allclose(again(g)["vectors"], oe["vectors"], atol=1e-10)
+
+
+def test_ensemble_members_must_read_the_same_graph(helix):
+    from herobm.model import Ensemble
+
+    mset, _, _ = helix
+    small = dict(lmax=1, num_layers=2, correlation=2)
+    with pytest.raises(InputError, match=r"member 1: cutoff 6.0 differs from member 0's 8.0"):
+        Ensemble([model_for(mset, **small), model_for(mset, cutoff=6.0, **small)])
+    with pytest.raises(InputError, match="sequence_range"):
+        Ensemble([model_for(mset, **small), model_for(mset, sequence_range=3, **small)])
+    with pytest.raises(InputError, match="at least one"):
+        Ensemble([])

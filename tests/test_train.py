@@ -352,6 +352,40 @@ def test_resume_continues_exactly(smoke_run, dataset, tmp_path):
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 2
 
 
+
+def test_resume_refuses_an_ensemble(smoke_run, dataset, tmp_path):
+    """A shipped ensemble (scripts/ship_model.py --member) is several networks: resuming would
+    silently continue only the first, so it is refused with a pointer to the members' runs."""
+    out, _, _ = smoke_run
+    ckpt = load_checkpoint(out / "last.pt")
+    ckpt["ensemble"] = [{"model_config": ckpt["model_config"], "model_state": ckpt["model_state"]}]
+    path = tmp_path / "ensemble.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(InputError, match="ensemble of 2 networks"):
+        train(_run_config(dataset, tmp_path / "out", epochs=3), device="cpu", progress=False, resume=path)
+
+
+def test_ship_model_with_members(smoke_run, dataset, tmp_path):
+    """scripts/ship_model.py --member: one file, an Ensemble of the checkpoints, info saying so;
+    a member that reads another graph (cutoff) is refused, naming the field."""
+    from herobm.model import Ensemble
+
+    out, _, _ = smoke_run
+    script = [sys.executable, str(ROOT / "scripts" / "ship_model.py")]
+    r = subprocess.run(script + ["ens", str(out / "best.pt"), "--member", str(out / "last.pt"), "--dataset",
+                                 str(dataset), "--out", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    model, _ = load_model(tmp_path / "ens.pt", device="cpu")
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    info = load_checkpoint(tmp_path / "ens.pt")["info"]
+    assert info["ensemble"] == "2 networks, outputs averaged" and info["trained_on"].count("seed 0") == 2
+    other = load_checkpoint(out / "last.pt")
+    other["model_config"] = {**other["model_config"], "cutoff": 6.0}
+    torch.save(other, tmp_path / "other.pt")
+    r = subprocess.run(script + ["bad", str(out / "best.pt"), "--member", str(tmp_path / "other.pt"),
+                                 "--dataset", str(dataset), "--out", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode != 0 and "member 1: cutoff 6.0 differs" in r.stderr and "Traceback" not in r.stderr
+
 def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
     """With train.chunk_steps a frame larger than max_beads gives one optimizer step per chunk:
     more steps per epoch than frames, the same number of micro-batches either way."""

@@ -14,6 +14,9 @@ with ``torch.load(..., weights_only=True)`` (no pickled code)::
                        has learned; molecules with other types are not covered). Optional.
     info               free-form {key: plain value} (shipped models: name, description,
                        training data and hardware, measured scores). Optional.
+    ensemble           [{model_config, model_state, ...}] further networks whose outputs are
+                       averaged with this one's (herobm.model.Ensemble; scripts/ship_model.py
+                       --member). Optional; without it the checkpoint is one network.
     epoch, best_metric, best_epoch, bad_epochs, metric_name
     optimizer_state, scheduler_state   (for --resume)
 
@@ -32,6 +35,7 @@ from .. import __version__
 from ..errors import InputError
 from ..mapping import MappingSet, load_mapping_set
 from ..model.config import ModelConfig
+from ..model.ensemble import Ensemble
 from ..model.network import HEroBMNet
 
 __all__ = ["CHECKPOINT_FORMAT", "mapping_files", "save_checkpoint", "load_checkpoint", "restore_mapping",
@@ -138,18 +142,22 @@ def restore_mapping(ckpt: dict, folder: str | Path | None = None) -> MappingSet:
         return load(Path(tmp))
 
 
-def build_model(ckpt: dict, device="cpu", dtype: torch.dtype | None = None) -> HEroBMNet:
-    """HEroBMNet from a checkpoint dict, weights loaded, in eval mode."""
-    cfg = ModelConfig.from_dict(ckpt["model_config"])
-    model = HEroBMNet(cfg)
-    model.load_state_dict(ckpt["model_state"])
+def build_model(ckpt: dict, device="cpu", dtype: torch.dtype | None = None) -> HEroBMNet | Ensemble:
+    """The network of a checkpoint dict (an :class:`Ensemble` when it lists ``ensemble``
+    members), weights loaded, in eval mode."""
+    nets = []
+    for entry in [ckpt, *ckpt.get("ensemble", [])]:
+        net = HEroBMNet(ModelConfig.from_dict(entry["model_config"]))
+        net.load_state_dict(entry["model_state"])
+        nets.append(net)
+    model = nets[0] if len(nets) == 1 else Ensemble(nets)
     if dtype is None:
         dtype = torch.float64 if ckpt.get("train_config", {}).get("dtype") == "float64" else torch.float32
     return model.to(device=resolve_device(device), dtype=dtype).eval()
 
 
 def load_model(path: str | Path, device="auto", mapping_folder: str | Path | None = None,
-               dtype: torch.dtype | None = None) -> tuple[HEroBMNet, MappingSet]:
+               dtype: torch.dtype | None = None) -> tuple[HEroBMNet | Ensemble, MappingSet]:
     """(model in eval mode on ``device``, mapping set) from a checkpoint file alone.
 
     The mapping set is rebuilt from the files stored in the checkpoint (in a temporary

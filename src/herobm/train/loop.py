@@ -381,6 +381,9 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     start_epoch, best, best_epoch, bad_epochs, rows = 1, math.inf, 0, 0, []
     if resume is not None:
         ckpt = load_checkpoint(resume, map_location=dev)
+        if ckpt.get("ensemble"):
+            raise InputError(f"--resume {resume}: an ensemble of {1 + len(ckpt['ensemble'])} networks; "
+                             "resume from one member's own training checkpoint")
         if ckpt["model_config"] != mcfg.to_dict():
             raise InputError(f"--resume {resume}: its model config differs from this run's "
                              f"({ckpt['model_config']} vs {mcfg.to_dict()})")
