@@ -39,8 +39,13 @@ def main() -> None:
       herobm models         the shipped pretrained models
       herobm evaluate       compare a backmapped structure with the reference
     """
+    import logging
     import warnings
 
+    log = logging.getLogger("herobm")  # herobm's own messages (e.g. the training time budget) on stderr;
+    if not log.handlers:                # other libraries' logging is left as it is
+        log.addHandler(logging.StreamHandler())
+    log.setLevel(logging.INFO)
     # MDAnalysis notes the placeholder box of every PDB without a unit cell, each time a frame
     # is read; herobm treats such files as non-periodic anyway
     warnings.filterwarnings("ignore", message="1 A\\^3 CRYST1 record", category=UserWarning)

@@ -26,15 +26,10 @@ def train_cmd(config, device, resume, overrides, stop_after, no_progress):
     into train.output. For several GPUs or processes, launch with
     'torchrun --nproc_per_node N $(which herobm) train CONFIG'.
     """
-    import logging
     import os
 
     from ..train import train
 
-    log = logging.getLogger("herobm")  # the loop's decisions (time budget); other libraries' logs untouched
-    if not log.handlers:
-        log.addHandler(logging.StreamHandler())
-    log.setLevel(logging.INFO)
     result = train(config, device=device, resume=resume, overrides=overrides,
                    progress=False if no_progress else None, stop_after=stop_after)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports

@@ -488,5 +488,5 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     return TrainResult(
         output=out, best_checkpoint=best_path, last_checkpoint=last_path, metrics=metrics_path, plot=plot,
         best_metric=best, best_epoch=best_epoch, last_epoch=last_epoch, stopped_early=stopped_early,
-        metric_name=metric_name, history=rows, notes=notes[-1:],
+        metric_name=metric_name, history=rows, notes=notes,
     )
