@@ -294,6 +294,25 @@ def test_backbone_geometry_and_targets_from_noisy_atoms():
           f"phi/psi RMS error noisy {e0:.1f}, geometry only {e1:.1f}, targets {e2:.1f} deg")
 
 
+def test_planes_fitted_to_the_input_break_ties_with_the_targets():
+    """φ/ψ targets 60° off the true ones, atoms at the truth: the result lies between the two,
+    nearer the truth the more the fitted planes weigh (0: the targets alone)."""
+    x, idx, nxt, names = helix_backbone()
+    true = backbone_report(x, idx, nxt)
+    off = np.radians(60.0)
+    phi, psi = np.radians(true["phi"]) + off, np.radians(true["psi"]) - off
+    y = optimize_backbone(x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], nxt, oxt=idx[:, 4], resnames=names)
+    err = {"no targets": dihedral_rms(backbone_report(y, idx, nxt), true)}  # ideal geometry alone moves φ/ψ a little
+    for w in (0.0, 3.0, 1000.0):
+        y = optimize_backbone(x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], nxt, phi, psi, oxt=idx[:, 4],
+                              resnames=names, plane_fit_weight=w)
+        err[w] = dihedral_rms(backbone_report(y, idx, nxt), true)
+        assert geometry_errors(backbone_report(y, idx, nxt))[0] < 0.03
+    assert err[1000.0] < err["no targets"] + 1.0 < err[3.0] < err[0.0]
+    assert err[0.0] > 40.0  # the targets alone win
+    print(f"\nphi/psi RMS error from the truth, targets 60 deg off: {err}")
+
+
 def test_carbonyl_direction_from_ca_trace():
     for source, min_cos in ((PDB_helix, 0.9), (PDB_sub_dry, 0.6)):
         with warnings.catch_warnings():

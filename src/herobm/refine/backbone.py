@@ -15,9 +15,12 @@ descent with an adaptive step:
    values, see :class:`BackboneGeometry`);
 2. **peptide planes**: each unit is rotated rigidly about its Cα(i)–Cα(i+1) axis, which
    keeps every bond, angle and ω of the unit, toward the target φ/ψ (``1 - cos`` terms,
-   the N–Cα–C angle restrained): a grid scan per plane (planes two apart are
-   independent, so half of them at a time), then gradient steps;
-3. **geometry + φ/ψ**: the terms of step 1 with the ``1 - cos`` φ/ψ term added.
+   the N–Cα–C angle restrained) and, more weakly, toward the φ/ψ of the units as fitted to
+   the input atoms in step 1 (``plane_fit_weight``: where a network predicts ψ(i) and
+   φ(i+1) that no single turn of the unit can satisfy, its own C, N, O break the tie): a
+   grid scan per plane (planes two apart are independent, so half of them at a time), then
+   gradient steps;
+3. **geometry + φ/ψ**: the terms of step 1 with both ``1 - cos`` φ/ψ terms added.
 
 Carbonyl O from the Cα trace: the C=O of peptide unit i points, in real proteins,
 along the cross product of the two Cα–Cα vectors that meet at Cα(i+1),
@@ -371,6 +374,7 @@ def optimize_backbone(
     geometry: BackboneGeometry = BackboneGeometry(),
     o_init: str = "input",
     dihedral_weight: float = 10.0,
+    plane_fit_weight: float = 3.0,
     max_steps: int = 2000,
     plane_sweeps: int = 3,
     device: str | torch.device = "cpu",
@@ -384,7 +388,10 @@ def optimize_backbone(
     C–N–Cα ideal angles. ``cis``: (R,) bool, peptide bond i -> next(i) is cis.
     ``o_init``: ``"input"`` (units fitted to the input C, N, O; an O that is not finite
     is placed from its unit) or ``"ca"`` (units turned so that C=O lies along
-    :func:`carbonyl_directions`, where defined).
+    :func:`carbonyl_directions`, where defined). ``dihedral_weight`` and
+    ``plane_fit_weight``: weights of the ``1 - cos`` terms toward the φ/ψ targets and toward
+    the φ/ψ of the units as first fitted (3 chosen on the Cα model's validation chains: backbone
+    0.354 -> 0.342 Å against 0; docs/models.md).
     """
     x = np.array(positions, dtype=np.float64).reshape(-1, 3)
     R = len(ca)
@@ -552,7 +559,8 @@ def optimize_backbone(
         return _tau_energy_per_res(z, t, R) + _dihedral_energy_per_res(z, keep, dihedral_weight, R)
 
     def target_loss(z):
-        return _dihedral_energy_per_res(z, t, dihedral_weight, R) + _tau_energy_per_res(z, t, R)
+        return (_dihedral_energy_per_res(z, t, dihedral_weight, R) + _tau_energy_per_res(z, t, R)
+                + _dihedral_energy_per_res(z, keep, plane_fit_weight, R))
 
     # 1. geometry, Cα fixed: ideal planes (above), turned to fix N–Cα–C, then all terms
     y = turn_planes(y, tau_loss, 300)
@@ -585,7 +593,8 @@ def optimize_backbone(
 
         # 3. geometry and φ/ψ together
         def full_energy(z):
-            return _geometry_energy(z, t) + _dihedral_energy_per_res(z, t, dihedral_weight, R).sum(-1)
+            return (_geometry_energy(z, t) + _dihedral_energy_per_res(z, t, dihedral_weight, R).sum(-1)
+                    + _dihedral_energy_per_res(z, keep, plane_fit_weight, R).sum(-1))
 
         y = _descend(full_energy, y, free, max_steps, rtol=1e-3)
 
