@@ -2,7 +2,8 @@
 
 * ``martini3-protein``: every protein/peptide input of the corpus, Martini 3 set;
 * ``ca-protein``: the same inputs, Cα set, with eight folded chains (``CA_FOLDED_VALIDATION``)
-  moved to the validation split next to the manifest's peptides;
+  moved to the validation split next to the manifest's peptides, plus (``--extra-structures DIR``)
+  the folded structures of ``scripts/fetch_extra_structures.py`` in its training split;
 * ``martini3-lipids``: OpenMM's lipid patches plus the membranes of
   ``scripts/make_lipid_structures.py`` (``--lipids DIR``: its *.pdb with same-named *.dcd), Martini 3 set;
 * ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
@@ -32,7 +33,7 @@ import MDAnalysis as mda
 import numpy as np
 
 from herobm.data.build import InputSpec, build_dataset
-from herobm.data.corpus import build_corpus_dataset, read_manifest
+from herobm.data.corpus import CorpusInput, build_corpus_dataset, read_manifest
 
 
 # Folded single chains of MDAnalysisTests' DSSP set that validate the Cα model: the manifest's
@@ -88,6 +89,23 @@ def _extra(folder: str | None) -> list[tuple[str, list[str]]]:
     return out
 
 
+def extra_structures(folder: str | None) -> list[CorpusInput]:
+    """The structures listed in ``folder``/sources.json (``scripts/fetch_extra_structures.py``), as
+    training inputs; [] without a folder."""
+    if not folder:
+        return []
+    listing = Path(folder) / "sources.json"
+    if not listing.is_file():
+        raise SystemExit(f"{listing} not found: write the folder with scripts/fetch_extra_structures.py")
+    out = []
+    for rec in json.loads(listing.read_text()):
+        path = Path(folder) / rec["file"]
+        if not path.is_file():
+            raise SystemExit(f"{path} (listed in {listing}) not found")
+        out.append(CorpusInput(str(path.resolve()), (), "pypi-sdist", path.stem, "train", {"package": rec["package"]}))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
@@ -95,6 +113,8 @@ def main() -> None:
     ap.add_argument("--lipids-val", help="folder of validation membranes (PDB + DCD): another "
                     "make_lipid_structures.py run (other --seed, longer --equil-ps)")
     ap.add_argument("--ligand", help="folder with ibuprofen_conf.pdb/.dcd")
+    ap.add_argument("--extra-structures", help="folder of scripts/fetch_extra_structures.py: more folded "
+                    "proteins for the ca-protein training split")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--only", default="martini3-protein,ca-protein,martini3-lipids,example-ligand")
     ap.add_argument("--workers", type=int, default=1)
@@ -111,6 +131,7 @@ def main() -> None:
         if missing:
             raise SystemExit(f"corpus {a.corpus} lacks the Cα validation chain(s) {', '.join(sorted(missing))}")
         ca_inputs = [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e for e in proteins]
+        ca_inputs += extra_structures(a.extra_structures)
         print(build_corpus_dataset(ca_inputs, "ca", out / "ca-protein", workers=a.workers).summary())
     if "martini3-lipids" in only:
         fixed = out / "martini3-lipids.inputs"

