@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,20 @@ def main() -> None:
     ckpt["optimizer_state"] = None
     ckpt["scheduler_state"] = None
     info = dict(ckpt.get("info") or {})
+    first_data = ckpt["train_config"].get("dataset")
+
+    def network(e) -> str:
+        """One network of trained_on; a member trained on another dataset than the first says which."""
+        text = f"seed {e['train_config'].get('seed')} epoch {e.get('epoch')}, best {e.get('metric_name')} {e.get('best_metric')}"
+        other = e["train_config"].get("dataset")
+        if other != first_data:
+            print(f"note: a member was trained on {other}, not on {first_data}", file=sys.stderr)
+            text += f" (trained on {other})"
+        return text
+
     info.update({"name": a.name, "description": a.description,
                  "trained_on": f"{Path(a.dataset).name if a.dataset else '?'} ({a.split} split), "
-                               + "; ".join(f"seed {e['train_config'].get('seed')} epoch {e.get('epoch')}, best "
-                                           f"{e.get('metric_name')} {e.get('best_metric')}" for e in [ckpt, *members])})
+                               + "; ".join(network(e) for e in [ckpt, *members])})
     if members:
         info["ensemble"] = f"{1 + len(members)} networks, outputs averaged"
     info["optimize_backbone"] = bool(a.optimize_backbone)
