@@ -1,4 +1,6 @@
+import importlib.util
 import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,3 +19,17 @@ def cli():
         return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import ``scripts/NAME.py`` of the repository as a module: ``load_script("ship_model")``."""
+    root = Path(__file__).resolve().parents[1]
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, root / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

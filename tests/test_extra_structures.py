@@ -3,7 +3,6 @@ their way into the ca-protein dataset (scripts/build_model_datasets.py --extra-s
 No download here: the sdist is a tar file made in the test from a real MDAnalysisTests structure."""
 
 import hashlib
-import importlib.util
 import io
 import json
 import tarfile
@@ -13,15 +12,6 @@ import pytest
 
 pytest.importorskip("MDAnalysisTests")
 from MDAnalysisTests.datafiles import PDB_helix, PDB_small  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def make_sdist(path: Path, version: str, members: dict[str, bytes]) -> Path:
@@ -33,7 +23,7 @@ def make_sdist(path: Path, version: str, members: dict[str, bytes]) -> Path:
     return path
 
 
-def test_extract_checks_hashes_and_the_benchmark(tmp_path, monkeypatch):
+def test_extract_checks_hashes_and_the_benchmark(tmp_path, monkeypatch, load_script):
     fetch = load_script("fetch_extra_structures")
     helix = Path(PDB_helix).read_bytes()
     adk = Path(PDB_small).read_bytes()
@@ -57,7 +47,7 @@ def test_extract_checks_hashes_and_the_benchmark(tmp_path, monkeypatch):
     assert not (out / "pkg_adk.pdb").exists()
 
 
-def test_extra_structures_join_the_ca_training_split(tmp_path):
+def test_extra_structures_join_the_ca_training_split(tmp_path, load_script):
     build = load_script("build_model_datasets")
     assert build.extra_structures(None) == []
     with pytest.raises(SystemExit, match="sources.json not found"):

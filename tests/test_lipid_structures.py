@@ -1,22 +1,15 @@
 """Training membranes of scripts/make_lipid_structures.py: the POPG head-group configuration."""
 
-import importlib.util
-from pathlib import Path
-
 import MDAnalysis as mda
 import numpy as np
 import pytest
 
 pytest.importorskip("openmm")
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_lipid_structures.py"
 
 
 @pytest.fixture(scope="module")
-def mls():
-    spec = importlib.util.spec_from_file_location("make_lipid_structures", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def mls(load_script):
+    return load_script("make_lipid_structures")
 
 
 def test_yiip_popg_heads_are_all_r(mls):
