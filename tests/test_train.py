@@ -365,6 +365,40 @@ def test_resume_refuses_an_ensemble(smoke_run, dataset, tmp_path):
         train(_run_config(dataset, tmp_path / "out", epochs=3), device="cpu", progress=False, resume=path)
 
 
+def test_init_from_starts_at_a_member_of_a_checkpoint(smoke_run, dataset, tmp_path):
+    """train.init_from / init_member (fine-tuning): the run starts at that network's weights
+    (a near-zero learning rate leaves them there); a missing member, another model config
+    (naming the option) and a shipped model of another size are clear errors."""
+    out, _, _ = smoke_run
+    ckpt = load_checkpoint(out / "last.pt")
+    moved = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
+    ckpt["ensemble"] = [{"model_config": ckpt["model_config"], "model_state": moved}]
+    path = tmp_path / "two.pt"
+    torch.save(ckpt, path)
+    train(_run_config(dataset, tmp_path / "ft", epochs=1, lr=1e-12, lr_schedule="constant",
+                      init_from=str(path), init_member=1),
+          device="cpu", progress=False)
+    got = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert got["train_config"]["init_from"] == str(path) and got["train_config"]["init_member"] == 1
+    for k, v in moved.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(got["model_state"][k], v, atol=1e-6, rtol=0)
+    assert any(not torch.allclose(got["model_state"][k], ckpt["model_state"][k])
+               for k in moved if moved[k].is_floating_point())  # member 1, not member 0
+    with pytest.raises(InputError, match=r"holds 2 network\(s\); train.init_member 2"):
+        train(_run_config(dataset, tmp_path / "x", init_from=str(path), init_member=2), device="cpu", progress=False)
+    bigger = _run_config(dataset, tmp_path / "x", init_from=str(path))
+    bigger = RunConfig(model={**bigger.model, "mul": 8}, train=bigger.train)
+    with pytest.raises(InputError, match=r"two.pt: its model config differs.*'mul': \(8, 4\)"):
+        train(bigger, device="cpu", progress=False)
+    with pytest.raises(InputError, match="train.init_from martini3-protein: its model config differs"):
+        train(_run_config(dataset, tmp_path / "x", init_from="martini3-protein"), device="cpu", progress=False)
+    with pytest.raises(InputError, match="unknown model 'no-such-model'"):
+        train(_run_config(dataset, tmp_path / "x", init_from="no-such-model"), device="cpu", progress=False)
+    with pytest.raises(InputError, match="init_member must be >= 0"):
+        _run_config(dataset, tmp_path / "x", init_member=-1)
+
+
 def test_ship_model_with_members(smoke_run, dataset, tmp_path):
     """scripts/ship_model.py --member: one file, an Ensemble of the checkpoints, info saying so;
     a member that reads another graph (cutoff) is refused, naming the field."""

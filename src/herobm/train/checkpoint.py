@@ -39,7 +39,7 @@ from ..model.ensemble import Ensemble
 from ..model.network import HEroBMNet
 
 __all__ = ["CHECKPOINT_FORMAT", "mapping_files", "save_checkpoint", "load_checkpoint", "restore_mapping",
-           "load_model", "resolve_device"]
+           "load_model", "resolve_device", "network_entries"]
 
 CHECKPOINT_FORMAT = 1
 
@@ -142,11 +142,17 @@ def restore_mapping(ckpt: dict, folder: str | Path | None = None) -> MappingSet:
         return load(Path(tmp))
 
 
+def network_entries(ckpt: dict) -> list[dict]:
+    """The networks of a checkpoint dict, each a dict with ``model_config`` and
+    ``model_state``: the checkpoint itself first, then its ``ensemble`` members."""
+    return [ckpt, *ckpt.get("ensemble", [])]
+
+
 def build_model(ckpt: dict, device="cpu", dtype: torch.dtype | None = None) -> HEroBMNet | Ensemble:
     """The network of a checkpoint dict (an :class:`Ensemble` when it lists ``ensemble``
     members), weights loaded, in eval mode."""
     nets = []
-    for entry in [ckpt, *ckpt.get("ensemble", [])]:
+    for entry in network_entries(ckpt):
         net = HEroBMNet(ModelConfig.from_dict(entry["model_config"]))
         net.load_state_dict(entry["model_state"])
         nets.append(net)

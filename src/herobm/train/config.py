@@ -60,6 +60,9 @@ class TrainConfig:
     time_budget_min: float | None = None  # wall-clock minutes for this call: after each of the first two
     #                                       epochs, ``epochs`` (and the LR horizon) is set to what fits (<= epochs)
     seed: int = 0
+    init_from: str | None = None  # start from these weights (a checkpoint file or a shipped model name),
+    #                               not at random; the optimizer and LR schedule start afresh (fine-tuning)
+    init_member: int = 0  # which network of an ensemble checkpoint init_from names (0 = the first)
     bead_noise: float = 0.0  # Å: training steps move every input bead by Gaussian noise of this standard
     #                          deviation (per axis); the atoms to rebuild stay where they are (denoising)
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
@@ -93,6 +96,8 @@ class TrainConfig:
         if self.bead_noise > 0 and self.w_vector > 0:
             raise InputError("train.bead_noise needs train.w_vector: 0 (the true vectors start at the "
                              "noise-free beads)")
+        if self.init_member < 0:
+            raise InputError(f"train.init_member must be >= 0, got {self.init_member}")
         if self.time_budget_min is not None and self.time_budget_min <= 0:
             raise InputError(f"train.time_budget_min must be positive or null, got {self.time_budget_min}")
         for name in ("max_train_frames", "max_val_frames", "num_threads"):

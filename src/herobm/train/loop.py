@@ -327,6 +327,35 @@ def budget_epochs(budget_s: float, elapsed_s: float, epoch_s: float) -> int:
     return max(int((0.95 * budget_s - elapsed_s) // epoch_s), 0)
 
 
+def _check_same_network(ckpt: dict, entry: dict, mcfg, mapping, what: str) -> None:
+    """InputError (starting with ``what``) unless the checkpoint network ``entry`` has this
+    run's model config and the checkpoint the dataset's bead types."""
+    if entry["model_config"] != mcfg.to_dict():
+        diff = {k: (v, entry["model_config"].get(k)) for k, v in mcfg.to_dict().items()
+                if entry["model_config"].get(k) != v}
+        raise InputError(f"{what}: its model config differs from this run's "
+                         f"(option: (this run, checkpoint) {diff})")
+    if dict(ckpt["bead_types"]) != dict(mapping.bead_types):
+        raise InputError(f"{what}: the dataset's bead types differ from the checkpoint's "
+                         "(use a dataset built with the checkpoint's mapping set)")
+
+
+def _initial_weights(init_from: str, member: int, mcfg, mapping) -> dict:
+    """The weights of network ``member`` of a checkpoint file or shipped model, checked
+    against this run's model config and the dataset's bead types (``train.init_from``)."""
+    from ..models import resolve_model
+    from .checkpoint import network_entries
+
+    what = f"train.init_from {init_from}"
+    ckpt = load_checkpoint(resolve_model(init_from))
+    entries = network_entries(ckpt)
+    if member >= len(entries):
+        raise InputError(f"{what}: holds {len(entries)} network(s); train.init_member {member} is not one of "
+                         f"0..{len(entries) - 1}")
+    _check_same_network(ckpt, entries[member], mcfg, mapping, what)
+    return entries[member]["model_state"]
+
+
 def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, stop_after: int | None) -> TrainResult:
     from tqdm.auto import tqdm
 
@@ -359,7 +388,12 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     train_loader = train_ds.loader(train_sampler, tc.num_workers)
     val_loader = val_ds.loader(val_sampler, tc.num_workers) if val_frames else None
 
-    model = HEroBMNet(mcfg).to(device=dev, dtype=dtype)
+    model = HEroBMNet(mcfg)
+    if tc.init_from and resume is None:
+        model.load_state_dict(_initial_weights(tc.init_from, tc.init_member, mcfg, mapping))
+        if d.main:
+            log.info("initial weights: network %d of %s", tc.init_member, tc.init_from)
+    model = model.to(device=dev, dtype=dtype)
     ddp = None
     if d.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -384,11 +418,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         if ckpt.get("ensemble"):
             raise InputError(f"--resume {resume}: an ensemble of {1 + len(ckpt['ensemble'])} networks; "
                              "resume from one member's own training checkpoint")
-        if ckpt["model_config"] != mcfg.to_dict():
-            raise InputError(f"--resume {resume}: its model config differs from this run's "
-                             f"({ckpt['model_config']} vs {mcfg.to_dict()})")
-        if dict(ckpt["bead_types"]) != dict(mapping.bead_types):
-            raise InputError(f"--resume {resume}: the dataset's bead types differ from the checkpoint's")
+        _check_same_network(ckpt, ckpt, mcfg, mapping, f"--resume {resume}")
         model.load_state_dict(ckpt["model_state"])
         if ckpt.get("optimizer_state"):
             optimizer.load_state_dict(ckpt["optimizer_state"])
