@@ -5,7 +5,7 @@
   moved to the validation split next to the manifest's peptides, plus (``--extra-structures DIR``)
   the folded structures of ``scripts/fetch_extra_structures.py`` in its training split;
 * ``martini3-lipids``: OpenMM's lipid patches plus the membranes of
-  ``scripts/make_lipid_structures.py`` (``--lipids DIR``: its *.pdb with same-named *.dcd), Martini 3 set;
+  ``scripts/make_lipid_structures.py`` (``--lipids DIR [DIR ...]``: their *.pdb with same-named *.dcd), Martini 3 set;
 * ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
 
 The lipid topologies are read through :func:`canonical_phosphate_names`: in OpenMM's patches
@@ -79,14 +79,23 @@ def canonical_phosphate_names(topology: str, out_dir: Path) -> str:
     return str(target)
 
 
-def _extra(folder: str | None) -> list[tuple[str, list[str]]]:
-    if not folder:
-        return []
+def _extra(folders: list[str] | None) -> list[tuple[str, list[str], int]]:
+    """(PDB, [its DCD], index of its folder) of every *.pdb in ``folders``."""
     out = []
-    for pdb in sorted(Path(folder).glob("*.pdb")):
-        dcd = pdb.with_suffix(".dcd")
-        out.append((str(pdb), [str(dcd)] if dcd.exists() else []))
+    for k, folder in enumerate(folders or []):
+        pdbs = sorted(Path(folder).glob("*.pdb"))
+        if not pdbs:
+            raise SystemExit(f"{folder}: no *.pdb membranes (scripts/make_lipid_structures.py -o {folder})")
+        for pdb in pdbs:
+            dcd = pdb.with_suffix(".dcd")
+            out.append((str(pdb), [str(dcd)] if dcd.exists() else [], k))
     return out
+
+
+def _copy_folder(base: Path, k: int) -> Path:
+    """Where the name-fixed copies of the k-th membrane folder go (folders hold the same file
+    names: popg_pope.pdb ...)."""
+    return base if k == 0 else base / f"run{k}"
 
 
 def extra_structures(folder: str | None) -> list[CorpusInput]:
@@ -109,9 +118,9 @@ def extra_structures(folder: str | None) -> list[CorpusInput]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
-    ap.add_argument("--lipids", help="folder of extra all-atom membranes (PDB + DCD)")
-    ap.add_argument("--lipids-val", help="folder of validation membranes (PDB + DCD): another "
-                    "make_lipid_structures.py run (other --seed, longer --equil-ps)")
+    ap.add_argument("--lipids", nargs="+", help="folder(s) of extra all-atom membranes (PDB + DCD)")
+    ap.add_argument("--lipids-val", nargs="+", help="folder(s) of validation membranes (PDB + DCD): "
+                    "other make_lipid_structures.py runs (other --seed, longer --equil-ps)")
     ap.add_argument("--ligand", help="folder with ibuprofen_conf.pdb/.dcd")
     ap.add_argument("--extra-structures", help="folder of scripts/fetch_extra_structures.py: more folded "
                     "proteins for the ca-protein training split")
@@ -135,12 +144,12 @@ def main() -> None:
         print(build_corpus_dataset(ca_inputs, "ca", out / "ca-protein", workers=a.workers).summary())
     if "martini3-lipids" in only:
         fixed = out / "martini3-lipids.inputs"
-        sources = [(e.topology, list(e.trajectories)) for e in lipids] + _extra(a.lipids)
-        inputs = [InputSpec(canonical_phosphate_names(t, fixed), tuple(tr)) for t, tr in sources]
+        sources = [(e.topology, list(e.trajectories), 0) for e in lipids] + _extra(a.lipids)
+        inputs = [InputSpec(canonical_phosphate_names(t, _copy_folder(fixed, k)), tuple(tr)) for t, tr, k in sources]
         # every lipid type is needed in training; validation: membranes of an independent MD run
         split = {str(Path(i.topology)): "train" for i in inputs}
-        for t, tr in _extra(a.lipids_val):
-            inputs.append(InputSpec(canonical_phosphate_names(t, fixed / "val"), tuple(tr)))
+        for t, tr, k in _extra(a.lipids_val):
+            inputs.append(InputSpec(canonical_phosphate_names(t, _copy_folder(fixed / "val", k)), tuple(tr)))
             split[inputs[-1].topology] = "val"
         split_file = out / "martini3-lipids.splits.json"
         out.mkdir(parents=True, exist_ok=True)

@@ -40,3 +40,21 @@ def test_pope_to_popg_builds_the_asked_configuration(mls, hand):
         assert mls.head_handedness(x["C11"], x["C12"], x["C13"], x["OC2"]) == hand
         assert np.linalg.norm(x["C13"] - x["C12"]) == pytest.approx(1.53, abs=1e-6)
         assert np.linalg.norm(x["OC2"] - x["C12"]) == pytest.approx(1.43, abs=1e-6)
+
+
+def test_membrane_folders_with_the_same_file_names_stay_apart(mls, load_script, tmp_path):
+    """build_model_datasets.py --lipids A B: both folders hold popg_pope.pdb; the O13/O14-renamed
+    copies of the two must not overwrite each other. A folder without membranes is an error."""
+    build = load_script("build_model_datasets")
+    text = (mls.DATA / "POPE.pdb").read_text()  # OpenMM's patch: some phosphates need the renaming
+    for k, name in enumerate(("a", "b")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "popg_pope.pdb").write_text(f"REMARK   run {name}\n" + text)
+    entries = build._extra([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert [(k, dcd) for _, dcd, k in entries] == [(0, []), (1, [])]
+    fixed = [build.canonical_phosphate_names(t, build._copy_folder(tmp_path / "fixed", k)) for t, _, k in entries]
+    assert len(set(fixed)) == 2
+    assert [open(f).readline().split()[-1] for f in fixed] == ["a", "b"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="empty: no \\*.pdb membranes"):
+        build._extra([str(tmp_path / "empty")])
