@@ -248,3 +248,7 @@ def test_ensemble_members_must_read_the_same_graph(helix):
         Ensemble([model_for(mset, **small), model_for(mset, sequence_range=3, **small)])
     with pytest.raises(InputError, match="at least one"):
         Ensemble([])
+    # an E3 member with an SE3 one: the mean is only rotation-equivariant, whichever comes first
+    assert Ensemble([model_for(mset, **small), model_for(mset, symmetry="E3", **small)]).cfg.symmetry == "E3"
+    for pair in ((dict(symmetry="E3"), dict(symmetry="SE3")), (dict(symmetry="SE3"), dict(symmetry="E3"))):
+        assert Ensemble([model_for(mset, **small, **kw) for kw in pair]).cfg.symmetry == "SE3"

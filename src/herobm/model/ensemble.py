@@ -9,6 +9,7 @@ of equivariant outputs is equivariant, and each member is local, so chunked infe
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import torch
@@ -37,7 +38,10 @@ class Ensemble(nn.Module):
                     raise InputError(f"ensemble member {k}: {f} {getattr(m.cfg, f)} differs from member 0's "
                                      f"{getattr(first, f)} (members must read the same graph)")
         self.members = nn.ModuleList(members)
-        self.cfg = first  # the graph fields (cutoff, sequence_range) are the members' common ones
+        # what callers read from ``cfg``: the graph fields (common to all members) and the
+        # symmetry of the mean (E3 only if every member is; an SE3 member makes it SE3)
+        symmetry = "E3" if all(m.cfg.symmetry == "E3" for m in members) else "SE3"
+        self.cfg = dataclasses.replace(first, symmetry=symmetry)
 
     def forward(self, graph: Graph) -> dict[str, torch.Tensor]:
         """Returns ``vectors`` (B, n_vectors, 3) in Å and ``dihedrals`` (B, 2, 2) on the unit circle."""
