@@ -71,6 +71,8 @@ def main() -> None:
     def network(e) -> str:
         """One network of trained_on; a member trained on another dataset than the first says which."""
         text = f"seed {e['train_config'].get('seed')} epoch {e.get('epoch')}, best {e.get('metric_name')} {e.get('best_metric')}"
+        if e["train_config"].get("init_from"):
+            text += f", fine-tuned from network {e['train_config'].get('init_member', 0)} of {e['train_config']['init_from']}"
         other = e["train_config"].get("dataset")
         if other != first_data:
             print(f"note: a member was trained on {other}, not on {first_data}", file=sys.stderr)

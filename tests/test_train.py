@@ -416,7 +416,8 @@ def test_ship_model_with_members(smoke_run, dataset, tmp_path):
     assert "trained on" not in info["trained_on"]  # both from the same dataset
     # a member trained on another dataset is accepted (same graph) and named in trained_on
     moved = load_checkpoint(out / "last.pt")
-    moved["train_config"] = {**moved["train_config"], "dataset": "elsewhere/ca-more"}
+    moved["train_config"] = {**moved["train_config"], "dataset": "elsewhere/ca-more", "init_from": "base.pt",
+                             "init_member": 1}
     torch.save(moved, tmp_path / "moved.pt")
     r = subprocess.run(script + ["mix", str(out / "best.pt"), "--member", str(tmp_path / "moved.pt"), "--dataset",
                                  str(dataset), "--out", str(tmp_path)], capture_output=True, text=True)
@@ -424,6 +425,7 @@ def test_ship_model_with_members(smoke_run, dataset, tmp_path):
     assert "elsewhere/ca-more" in r.stderr
     trained_on = load_checkpoint(tmp_path / "mix.pt")["info"]["trained_on"]
     assert trained_on.count("(trained on elsewhere/ca-more)") == 1
+    assert trained_on.count("fine-tuned from network 1 of base.pt") == 1
     other = load_checkpoint(out / "last.pt")
     other["model_config"] = {**other["model_config"], "cutoff": 6.0}
     torch.save(other, tmp_path / "other.pt")
