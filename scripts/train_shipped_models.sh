@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
-# validation membranes ~35 min (17 min per system on one core);
+# validation membranes ~35 min (17 min per system on one core); longer POPG/POPE runs ~76 min;
 # martini3-protein ~93 min beside ca-protein 3 x ~33 min (an ensemble of three seeds); martini3-lipids ~70 min beside
-# example-ligand ~7 min, then the second lipid network (docs/models.md). Needs RDKit for the ligand conformers.
+# example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
 W=${1:-work}
 mkdir -p "$W"
@@ -11,8 +11,14 @@ herobm dataset corpus -o "$W/corpus" --peptides 60 --seed 0
 python scripts/make_lipid_structures.py -o "$W/lipids"
 # the lipid validation split: an independent run (other lipids converted, 16 ps equilibration)
 python scripts/make_lipid_structures.py -o "$W/lipids-val" --seed 7 --equil-ps 16 --frames 2 --interval-ps 4
+# longer POPG/POPE runs for the lipid model's second stage (~76 and ~69 min, side by side, one core each)
+python scripts/make_lipid_structures.py -o "$W/lipids-long" --systems popg_pope --seed 11 --equil-ps 20 --frames 8 --interval-ps 10 &
+python scripts/make_lipid_structures.py -o "$W/lipids-val-long" --systems popg_pope --seed 13 --equil-ps 20 --frames 4 --interval-ps 20
+wait
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
 python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
+python scripts/build_model_datasets.py --corpus "$W/corpus" --only martini3-lipids --lipids "$W/lipids" "$W/lipids-long" \
+    --lipids-val "$W/lipids-val" "$W/lipids-val-long" -o "$W/datasets-long"
 train() {  # MODEL RUN [--set ...]: one training on 1 thread
   local m=$1 run=$2; shift 2
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$run" "$@"
@@ -25,11 +31,20 @@ wait
 train martini3-lipids martini3-lipids &
 train example-ligand example-ligand && train martini3-lipids martini3-lipids-seed1 --set train.seed=1
 wait
+# second stage: each lipid network fine-tuned on the data with the longer MD runs (~38 min, side by side)
+for s in 0 1; do
+  base=martini3-lipids; [[ $s == 1 ]] && base=martini3-lipids-seed1
+  herobm train configs/martini3-lipids-finetune.yaml --set train.dataset="$W/datasets-long/martini3-lipids" \
+      --set train.output="$W/runs/martini3-lipids-ft$s" --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s &
+done
+wait
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
   extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 3 networks averaged
   [[ $m == ca-protein ]] && extra=(--optimize-backbone --member "$W/runs/ca-protein-seed1/best.pt"
                                    --member "$W/runs/ca-protein-seed2/best.pt")
-  [[ $m == martini3-lipids ]] && extra=(--member "$W/runs/martini3-lipids-seed1/best.pt")  # 2 networks averaged
-  python scripts/ship_model.py $m "$W/runs/$m/best.pt" --dataset "$W/datasets/$m" --hardware "2 CPU cores" \
+  run=$m data="$W/datasets/$m"
+  [[ $m == martini3-lipids ]] && run=martini3-lipids-ft0 data="$W/datasets-long/$m" \
+      extra=(--member "$W/runs/martini3-lipids-ft1/best.pt")  # 2 fine-tuned networks averaged
+  python scripts/ship_model.py $m "$W/runs/$run/best.pt" --dataset "$data" --hardware "2 CPU cores" \
       --recipe "scripts/train_shipped_models.sh; configs/$m.yaml" "${extra[@]}"
 done
