@@ -34,8 +34,9 @@ wait
 # second stage: each lipid network fine-tuned on the data with the longer MD runs (~38 min, side by side)
 for s in 0 1; do
   base=martini3-lipids; [[ $s == 1 ]] && base=martini3-lipids-seed1
-  herobm train configs/martini3-lipids-finetune.yaml --set train.dataset="$W/datasets-long/martini3-lipids" \
-      --set train.output="$W/runs/martini3-lipids-ft$s" --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s &
+  herobm train configs/martini3-lipids.yaml --set train.dataset="$W/datasets-long/martini3-lipids" \
+      --set train.output="$W/runs/martini3-lipids-ft$s" --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s \
+      --set train.lr=5e-4 --set train.epochs=20 --set train.warmup_steps=50 &  # a quarter of the first stage's peak lr, 20 epochs
 done
 wait
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do

@@ -30,8 +30,9 @@ import torch
 from ..data.store import DatasetReader
 from ..errors import InputError
 from ..model.network import HEroBMNet
+from ..models import resolve_model
 from .batch import BeadBatchSampler, FrameSource, StepDataset, frame_sizes
-from .checkpoint import load_checkpoint, mapping_files, resolve_device, save_checkpoint
+from .checkpoint import load_checkpoint, mapping_files, network_entries, resolve_device, save_checkpoint
 from .config import RunConfig, TrainConfig, load_run_config
 from .loss import Accumulator, batch_counts, combine, loss_sums, step_counts
 
@@ -343,9 +344,6 @@ def _check_same_network(ckpt: dict, entry: dict, mcfg, mapping, what: str) -> No
 def _initial_weights(init_from: str, member: int, mcfg, mapping) -> dict:
     """The weights of network ``member`` of a checkpoint file or shipped model, checked
     against this run's model config and the dataset's bead types (``train.init_from``)."""
-    from ..models import resolve_model
-    from .checkpoint import network_entries
-
     what = f"train.init_from {init_from}"
     ckpt = load_checkpoint(resolve_model(init_from))
     entries = network_entries(ckpt)
