@@ -22,8 +22,11 @@ Construction
   labels). A racemic head group (``--popg-head racemic``, R and S alternately, as in the
   commercial lipid) cannot be told apart from the CG beads: the model would learn the average
   of the two (the first lipid datasets were built so). OC3, HO2, HO3 and the C13
-  hydrogens are placed from ideal internal coordinates; the C12-C13 and C13-OC3
-  torsions are drawn among the staggered rotamers that do not clash.
+  hydrogens are placed from ideal internal coordinates. The head-group rotamer (which of
+  C12's three positions C13 takes, and the C11-C12-C13-OC3 torsion on a 15° grid) is, by
+  default, the one whose new heavy atoms are farthest from the neighbouring lipids
+  (``--popg-rotamer clearest``, ties broken at random) or, with ``--popg-rotamer random``,
+  drawn uniformly among those keeping 2.5 Å from them.
 * POPC -> CHL1: cholesterol comes from ``examples/chl1.pdb`` (RDKit/MMFF conformer with
   CHARMM36 names, see ``scripts/make_example_structures.py``). It replaces a POPC:
   long axis along the bilayer normal, O3 at the height of the lipid's glycerol C2,
@@ -55,9 +58,11 @@ The json also holds the validation: bond-length ranges, closest non-bonded heavy
 pairs, P z-ranges per leaflet (relative to the mid-plane), P-P thickness, lipids that
 changed leaflet, cholesterol O3 depth and rings pierced by other molecules' bonds.
 
-Only ``--threads`` CPU threads are used (default 1). With the defaults the two systems took
-~31 min on one heavily shared core (~4-6 MD steps/s for ~24k atoms); ``--frames`` sets
-the cost.
+The OpenMM platform is the fastest that works (``--platform auto``: CUDA > HIP > CPU >
+Reference; the json records it); on the CPU platform only ``--threads`` threads are used
+(default 1). With the defaults the two systems took ~31 min on one heavily shared core (~4-6
+MD steps/s for ~24k atoms); ``--frames`` sets the cost. MD repeats to the bit only on the
+same platform and thread count.
 
     python scripts/make_lipid_structures.py -o /tmp/w/lipid_extra
 """
@@ -80,6 +85,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import openmm as mm  # noqa: E402
 import openmm.app as app  # noqa: E402
 import openmm.unit as unit  # noqa: E402
+
+from herobm.refine.openmm_platform import platform_properties, select_platform  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(app.__file__).parent / "data"
@@ -236,9 +243,19 @@ def head_handedness(c11, c12, c13, oc2) -> str:
     return "R" if np.linalg.det(np.array([c11 - c12, c13 - c12, oc2 - c12])) < 0 else "S"
 
 
-def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours: np.ndarray, box) -> Residue:
+HEAD_CLEARANCE = 2.5  # Å: a head-group rotamer "does not clash" when its new heavy atoms keep this far
+
+
+def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours: np.ndarray, box,
+                 rotamer: str = "clearest") -> Residue:
     """A POPG residue (template atom order) from a POPE residue, head-group C12 ``handedness``
-    'R' or 'S'; see the module docstring."""
+    'R' or 'S'; see the module docstring. ``rotamer``: 'clearest' takes the staggered rotamer
+    (C11-C12 and C12-C13 torsions) whose new heavy atoms are farthest from every other heavy
+    atom (ties broken at random: in a bilayer this points the glycerol into the water);
+    'random' draws uniformly among the rotamers that keep ``HEAD_CLEARANCE`` Å (the clearest
+    one when none does)."""
+    if rotamer not in ("clearest", "random"):
+        raise ValueError(f"rotamer must be 'clearest' or 'random', not {rotamer!r}")
     X = dict(zip(res.names, res.xyz))
     new = {k: v for k, v in X.items() if k not in ("N", "HN1", "HN2", "HN3", "H12A", "H12B")}
     c11, c12 = X["C11"], X["C12"]
@@ -249,7 +266,7 @@ def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours:
         dirs = [X["N"], X["H12B"], X["H12A"]]
     own = np.array([v for k, v in new.items() if k not in ("C11", "C12") and not k.startswith("H")])
     env = np.concatenate([neighbours, own]) if len(neighbours) else own
-    best = None
+    best, clear = None, []
     for shift in range(3):
         d_c13, d_oc2, d_h = (dirs[(shift + k) % 3] for k in range(3))
         c13 = c12 + 1.53 * unit_vec(d_c13 - c12)
@@ -259,9 +276,13 @@ def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours:
         for t1 in np.arange(-180.0, 180.0, 15.0):
             oc3 = nerf(c11, c12, c13, 1.43, 111.0, t1)
             score = min(base, min_dist(oc3[None], env, box), float(np.linalg.norm(oc3 - oc2)) + 0.2)
+            if score >= HEAD_CLEARANCE:
+                clear.append((score, c13, oc2, h12, oc3))
             score += 0.15 * rng.random()  # break ties at random
             if best is None or score > best[0]:
                 best = (score, c13, oc2, h12, oc3)
+    if rotamer == "random" and clear:
+        best = clear[int(rng.integers(len(clear)))]
     _, c13, oc2, h12, oc3 = best
     new.update(C13=c13, OC2=oc2, H12A=h12, OC3=oc3)
     new["H13A"] = nerf(oc3, c12, c13, 1.10, 109.5, 120.0)
@@ -419,7 +440,7 @@ def build_popg_pope(args, rng, templates):
         near = [r for j, r in enumerate(residues) if j != i and is_lipid(r)
                 and np.linalg.norm(min_image(r.pos("P") - head, box)) < 14.0]
         hand = args.popg_head if args.popg_head != "racemic" else "RS"[k % 2]
-        residues[i] = pope_to_popg(residues[i], names, rng, hand, heavy_xyz(near), box)
+        residues[i] = pope_to_popg(residues[i], names, rng, hand, heavy_xyz(near), box, args.popg_rotamer)
         new = residues[i]
         sel = [n in ("C13", "OC2", "OC3", "HO2", "HO3", "H13A", "H13B", "H12A") for n in new.names]
         for n_, x, s in zip(new.names, new.xyz, sel):
@@ -431,7 +452,7 @@ def build_popg_pope(args, rng, templates):
     residues = add_sodium(residues, len(picks), box, rng, zc_new, min_depth=float(np.abs(pz - zc).mean()) + 4.0)
     info = {"source": "openmm/app/data/POPE.pdb", "popg": len(picks), "waters_removed_for_clashes": removed,
             "popg_head_chirality": "C12 alternately R/S (racemic)" if args.popg_head == "racemic"
-            else f"C12 {args.popg_head}"}
+            else f"C12 {args.popg_head}", "popg_head_rotamer": args.popg_rotamer}
     return residues, box, info
 
 
@@ -711,8 +732,8 @@ def run_system(name, builder, args, templates, outdir: Path) -> dict:
     if args.hmr:
         kw["hydrogenMass"] = 3.024 * unit.amu
     system = ff.createSystem(top, **kw)
-    platform = mm.Platform.getPlatformByName(args.platform)
-    props = {"Threads": str(args.threads)} if args.platform == "CPU" else {}
+    platform = select_platform(args.platform)
+    props = {"Threads": str(args.threads)} if platform.getName() == "CPU" else platform_properties(platform.getName())
     pos = xyz0 / 10.0
     # energy of the original (CustomNonbondedForce) system, for the conversion check
     ctx = mm.Context(system, mm.VerletIntegrator(0.001), platform, props)
@@ -778,7 +799,8 @@ def run_system(name, builder, args, templates, outdir: Path) -> dict:
               "md": {"dt_fs": args.dt_fs, "hmr": args.hmr, "cutoff_nm": args.cutoff, "equil_ps": args.equil_ps,
                      "warmup_steps_1fs": args.warmup_steps, "temperature_K": args.temperature,
                      "ensemble": "NPT, MonteCarloMembraneBarostat XYIsotropic/ZFree, 1 bar, 0 surface tension"},
-              "steps_per_s": steps_per_s, "seconds": time.time() - t0, "validation": val}
+              "platform": platform.getName(), "steps_per_s": steps_per_s, "seconds": time.time() - t0,
+              "validation": val}
     (outdir / f"{name}.json").write_text(json.dumps(report, indent=1))
     print(f"[{name}] done in {time.time() - t0:.0f} s; validation: "
           f"min nonbonded heavy {min(val['min_nonbonded_heavy_dist']):.2f} Å, "
@@ -812,11 +834,15 @@ def main(argv=None) -> None:
     p.add_argument("--popg-fraction", type=float, default=0.5, help="fraction of POPE (per leaflet) made POPG")
     p.add_argument("--popg-head", choices=("R", "S", "racemic"), default="R",
                    help="configuration of the POPG head-group C12 (R: CHARMM36 as CHARMM-GUI builds it)")
+    p.add_argument("--popg-rotamer", choices=("clearest", "random"), default="clearest",
+                   help="POPG head-group torsions: the rotamer farthest from the neighbours, or one drawn "
+                        "at random among those that do not clash")
     p.add_argument("--chl1-per-leaflet", type=int, default=20)
     p.add_argument("--chl1-spacing", type=float, default=11.0, help="lateral distance (Å) between replaced POPC")
     p.add_argument("--seed", type=int, default=2024)
-    p.add_argument("--platform", default="CPU")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--platform", default="auto",
+                   help="OpenMM platform; auto: CUDA > HIP > CPU > Reference, the first that works")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (CPU platform only)")
     args = p.parse_args(argv)
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -58,3 +58,27 @@ def test_membrane_folders_with_the_same_file_names_stay_apart(mls, load_script, 
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="empty: no \\*.pdb membranes"):
         build._extra([str(tmp_path / "empty")])
+
+
+def test_random_popg_rotamers_keep_clear_of_the_neighbours(mls):
+    """--popg-rotamer random: the head groups differ from the clearest rotamer but every new
+    heavy atom (C13, OC2, OC3) keeps HEAD_CLEARANCE from the neighbouring lipids' heavy atoms;
+    the handedness is kept. An unknown mode is an error."""
+    residues, box = mls.read_pdb(mls.DATA / "POPE.pdb")
+    names = mls.charmm_templates({"POPG"})["POPG"][0]
+    lipids = [r for r in residues if mls.is_lipid(r)][:10]
+    differ = 0
+    for r in lipids:
+        near = [q for q in residues if q is not r and mls.is_lipid(q)
+                and np.linalg.norm(mls.min_image(q.pos("P") - r.pos("P"), box)) < 14.0]
+        env = mls.heavy_xyz(near)
+        clearest = mls.pope_to_popg(r, names, np.random.default_rng(1), "R", env, box, "clearest")
+        g = mls.pope_to_popg(r, names, np.random.default_rng(1), "R", env, box, "random")
+        new = np.array([g.pos(n) for n in ("C13", "OC2", "OC3")])
+        assert mls.min_dist(new, env, box) >= mls.HEAD_CLEARANCE
+        x = {n: g.pos(n) for n in ("C11", "C12", "C13", "OC2")}
+        assert mls.head_handedness(x["C11"], x["C12"], x["C13"], x["OC2"]) == "R"
+        differ += not np.allclose(g.pos("OC3"), clearest.pos("OC3"))
+    assert differ >= 7
+    with pytest.raises(ValueError, match="rotamer must be"):
+        mls.pope_to_popg(lipids[0], names, np.random.default_rng(0), "R", np.zeros((0, 3)), box, "best")
