@@ -23,11 +23,12 @@ def cli():
 
 @pytest.fixture(scope="session")
 def load_script():
-    """Import ``scripts/NAME.py`` of the repository as a module: ``load_script("ship_model")``."""
+    """Import ``scripts/NAME.py`` (or ``FOLDER/NAME.py``) of the repository as a module:
+    ``load_script("ship_model")``, ``load_script("lipid_regions", "benchmarks")``."""
     root = Path(__file__).resolve().parents[1]
 
-    def load(name):
-        spec = importlib.util.spec_from_file_location(name, root / "scripts" / f"{name}.py")
+    def load(name, folder="scripts"):
+        spec = importlib.util.spec_from_file_location(name, root / folder / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return mod
