@@ -249,11 +249,11 @@ HEAD_CLEARANCE = 2.5  # Å: a head-group rotamer "does not clash" when its new h
 def pope_to_popg(res: Residue, template_names, rng, handedness: str, neighbours: np.ndarray, box,
                  rotamer: str = "clearest") -> Residue:
     """A POPG residue (template atom order) from a POPE residue, head-group C12 ``handedness``
-    'R' or 'S'; see the module docstring. ``rotamer``: 'clearest' takes the staggered rotamer
-    (C11-C12 and C12-C13 torsions) whose new heavy atoms are farthest from every other heavy
-    atom (ties broken at random: in a bilayer this points the glycerol into the water);
-    'random' draws uniformly among the rotamers that keep ``HEAD_CLEARANCE`` Å (the clearest
-    one when none does)."""
+    'R' or 'S'; see the module docstring. ``rotamer`` (which of C12's three positions C13
+    takes, and the C11-C12-C13-OC3 torsion on a 15° grid): 'clearest' takes the one whose new
+    heavy atoms are farthest from the other heavy atoms (ties broken at random); 'random'
+    draws uniformly among those that keep ``HEAD_CLEARANCE`` Å (the clearest one when none
+    does)."""
     if rotamer not in ("clearest", "random"):
         raise ValueError(f"rotamer must be 'clearest' or 'random', not {rotamer!r}")
     X = dict(zip(res.names, res.xyz))
