@@ -23,12 +23,12 @@ import argparse
 import json
 import re
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import MDAnalysis as mda
-import numpy as np
 
-from herobm.metrics.rmsd import displacements
+from herobm.metrics.lipids import per_type_rmsd
 
 REGIONS = ("head", "glycerol", "sn2", "sn1")
 GLYCEROL = frozenset({"C1", "C2", "C3", "O21", "O22", "C21", "O31", "O32", "C31"})
@@ -44,9 +44,10 @@ def region_of(name: str) -> str:
     return "head"
 
 
-def squared_errors(ref: mda.Universe, pred: mda.Universe, resnames: list[str]) -> dict[tuple[str, str], np.ndarray]:
-    """Squared deviations (Å²) of every reference heavy atom of ``resnames``, keyed by
-    (residue name, atom name). A reference atom missing from the prediction is an error."""
+def match_atoms(ref: mda.Universe, pred: mda.Universe, resnames: list[str]):
+    """Reference heavy atoms of ``resnames`` and their partners in the prediction, matched by
+    (residue id, residue name, atom name): (pred xyz, ref xyz, residue names, atom names, ref box).
+    A reference atom missing from the prediction is an error naming it."""
     index = {(int(a.resid), str(a.resname)[:4], str(a.name)): i for i, a in enumerate(pred.atoms)}
     atoms = ref.select_atoms(f"resname {' '.join(resnames)} and not name H*")
     if len(atoms) == 0:
@@ -56,31 +57,31 @@ def squared_errors(ref: mda.Universe, pred: mda.Universe, resnames: list[str]) -
     if missing:
         raise SystemExit(f"{len(missing)} reference atom(s) missing from the prediction, e.g. "
                          f"{missing[0][1]} {missing[0][0]} {missing[0][2]}")
-    d = displacements(pred.atoms.positions[[index[k] for k in keys]], atoms.positions, ref.dimensions)
-    d2 = (d * d).sum(-1)
-    out: dict[tuple[str, str], list[float]] = {}
-    for (_, rn, name), v in zip(keys, d2):
-        out.setdefault((rn, name), []).append(float(v))
-    return {k: np.asarray(v) for k, v in out.items()}
+    return (pred.atoms.positions[[index[k] for k in keys]], atoms.positions,
+            [k[1] for k in keys], [k[2] for k in keys], ref.dimensions)
 
 
-def summarise(d2: dict[tuple[str, str], np.ndarray], worst: int = 6) -> dict:
-    """Per lipid type: total RMSD, per-region RMSD and share of the mean squared deviation,
-    and the ``worst`` atoms (name, RMSD)."""
+def summarise(pred, ref, resnames, names, box=None, worst: int = 6) -> dict:
+    """Per lipid type: total RMSD (Å), per-region RMSD and share of the mean squared deviation
+    (Å²), and the ``worst`` atom names with their RMSD; RMSDs from
+    :func:`herobm.metrics.lipids.per_type_rmsd` with residue/region/atom labels."""
+    regions = [f"{rn}|{region_of(n)}" for rn, n in zip(resnames, names)]
+    total = per_type_rmsd(pred, ref, resnames, box)
+    by_region = per_type_rmsd(pred, ref, regions, box)
+    by_atom = per_type_rmsd(pred, ref, [f"{rn}|{n}" for rn, n in zip(resnames, names)], box)
+    count = Counter(regions)
     out = {}
-    for rn in sorted({k[0] for k in d2}):
-        items = {name: v for (r, name), v in d2.items() if r == rn}
-        n_total = sum(len(v) for v in items.values())
-        total = sum(float(v.sum()) for v in items.values())
-        regions = {}
-        for reg in REGIONS:
-            vs = [v for name, v in items.items() if region_of(name) == reg]
-            if vs:
-                s, n = sum(float(v.sum()) for v in vs), sum(len(v) for v in vs)
-                regions[reg] = {"atoms_per_lipid": len(vs), "rmsd": float(np.sqrt(s / n)), "msd_share": s / n_total}
-        per_atom = sorted(((float(np.sqrt(v.mean())), name) for name, v in items.items()), reverse=True)
-        out[rn] = {"rmsd": float(np.sqrt(total / n_total)), "regions": regions,
-                   "worst": [(name, round(x, 3)) for x, name in per_atom[:worst]]}
+    for rn, rmsd in total.items():
+        n_total = sum(1 for r in resnames if r == rn)
+        reg = {}
+        for region in REGIONS:
+            lab = f"{rn}|{region}"
+            if lab in by_region:
+                reg[region] = {"atoms": count[lab], "rmsd": by_region[lab],
+                               "msd_share": by_region[lab] ** 2 * count[lab] / n_total}
+        atoms = sorted(((x, lab.split("|", 1)[1]) for lab, x in by_atom.items() if lab.split("|", 1)[0] == rn),
+                       reverse=True)
+        out[rn] = {"rmsd": rmsd, "regions": reg, "worst": [(name, round(x, 3)) for x, name in atoms[:worst]]}
     return out
 
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = mda.Universe(a.ref)
-        results = {pred: summarise(squared_errors(ref, mda.Universe(pred), a.resnames)) for pred in a.pred}
+        results = {pred: summarise(*match_atoms(ref, mda.Universe(pred), a.resnames)) for pred in a.pred}
     print("| prediction | lipid | rmsd | " + " | ".join(f"{r} rmsd (msd share)" for r in REGIONS) + " | worst atoms |")
     print("|---|---|---|" + "---|" * len(REGIONS) + "---|")
     for pred, res in results.items():

@@ -29,7 +29,7 @@ def test_known_displacements_land_in_their_regions(lr, tmp_path):
     pred.select_atoms("name O32").positions += [0.9, 0.0, 0.0]
     pred.select_atoms("name C316").positions += [0.0, 1.5, 0.0]
     rn = str(ref.select_atoms("name P").residues[0].resname)
-    s = lr.summarise(lr.squared_errors(ref, pred, [rn]))[rn]
+    s = lr.summarise(*lr.match_atoms(ref, pred, [rn]))[rn]
     reg = s["regions"]
     assert reg["glycerol"]["rmsd"] == pytest.approx(0.9 / 3.0, abs=1e-4)
     assert reg["sn1"]["rmsd"] == pytest.approx(1.5 / np.sqrt(15), abs=1e-4)
@@ -38,4 +38,4 @@ def test_known_displacements_land_in_their_regions(lr, tmp_path):
     assert s["worst"][0][0] == "C316" and s["worst"][1][0] == "O32"
     pred.select_atoms("name C316").residues[0].atoms.select_atoms("name C316").names = ["CXX"]
     with pytest.raises(SystemExit, match=f"{rn} 1 C316"):
-        lr.squared_errors(ref, pred, [rn])
+        lr.match_atoms(ref, pred, [rn])
