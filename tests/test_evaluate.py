@@ -358,7 +358,7 @@ def test_lipid_rmsd_and_rdf_on_popc_patch(popc):
     assert set(same["rmsd_lipid_heavy"]) == {"POP"} and same["rmsd_lipid_heavy"]["POP"] == pytest.approx(0.0, abs=1e-9)
     assert set(same["rdf_lipid"]) == {"P-P", "tail-tail"}
     assert all(v == pytest.approx(0.0, abs=1e-9) for v in same["rdf_lipid"].values())
-    assert same["chirality_errors"] is None and same["rama_outliers"] is None
+    assert same["chirality_errors"] == 0 and same["rama_outliers"] is None  # lipids have stereocentres too
 
     r = evaluate(pred, ref).metrics
     expected = np.sqrt((noise ** 2).sum(1).mean())
@@ -366,6 +366,77 @@ def test_lipid_rmsd_and_rdf_on_popc_patch(popc):
     assert r["rmsd_heavy"] == pytest.approx(expected, abs=2e-3)
     assert all(v > 0 for v in r["rdf_lipid"].values())
     assert r["bond_rmsd"] > 0.1 and r["n_atoms_missing"] == 0
+
+
+def test_inverted_lipid_glycerol_is_one_chirality_error(popc, tmp_path):
+    """Reflecting one POPC's glycerol C2 through the plane of C1, C3, O21 (the mirror image
+    of that centre) is counted; nothing else changes."""
+    ref = popc[0]
+    u = _load(ref)
+    res = u.select_atoms("resname POP").residues[5].atoms
+    c2, c1, c3, o21 = (res.select_atoms(f"name {n}")[0] for n in ("C2", "C1", "C3", "O21"))
+    n = np.cross(c3.position - c1.position, o21.position - c1.position)
+    n /= np.linalg.norm(n)
+    c2.position = c2.position - 2 * np.dot(c2.position - c1.position, n) * n
+    r = evaluate(_write(u.atoms, tmp_path / "mirrored.pdb"), ref).metrics
+    assert r["chirality_errors"] == 1
+
+
+def test_stereocentres_of_popc_are_its_glycerol_carbons():
+    """From the bonds alone: the only tetrahedral carbons with four different substituents in
+    a POPC bilayer are the 128 glycerol C2 (the phosphate P has two equivalent oxygens, the
+    choline N is no carbon, the double bond is flat)."""
+    h = _heavy(_load(POPC).select_atoms("resname POP"))
+    x = h.positions.astype(np.float64)
+    bonds = geo.guess_bonds(x, [n[0] for n in h.names])
+    q = geo.stereocentres(bonds, [n[0] for n in h.names], x)
+    assert len(q) == 128 and set(h.names[q[:, 0]]) == {"C2"}
+
+
+def test_stereocentres_from_bonds_are_the_amino_acid_table(ref):
+    """On the adenylate-kinase fragment the bond-graph search finds exactly the tabulated
+    centres (Cα of non-glycines, Cβ of Thr and Ile): the valine and leucine methyls, the
+    arginine NH1/NH2 and the carboxylate oxygens are recognised as equivalent."""
+    h = _heavy(ref[1].atoms)
+    x = h.positions.astype(np.float64)
+    elements = [n[0] for n in h.names]
+    q = geo.stereocentres(geo.guess_bonds(x, elements), elements, x)
+    _, res = np.unique(h.resindices, return_inverse=True)
+    table = geo.chirality_centers(res, h.names, [r.resname for r in h.residues])
+    assert len(table) > 30 and sorted(q[:, 0]) == sorted(table[:, 0])
+
+
+@pytest.mark.parametrize("name, centres", [
+    ("chl1.pdb", ["C10", "C13", "C14", "C17", "C20", "C3", "C8", "C9"]),  # cholesterol's eight
+    ("ibuprofen.pdb", ["C11"]),  # the one of (S)-ibuprofen
+])
+def test_stereocentres_of_shipped_example_molecules(name, centres):
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", name)
+    h = _heavy(_load(path).atoms)
+    x = h.positions.astype(np.float64)
+    elements = [n[0] for n in h.names]
+    q = geo.stereocentres(geo.guess_bonds(x, elements), elements, x)
+    assert sorted(h.names[q[:, 0]]) == centres
+
+
+def test_equivalence_classes_split_only_what_differs():
+    # isobutanol's carbon skeleton C0(-C1)(-C2)-C3-O4: the two methyls C1, C2 are equivalent
+    bonds = np.array([[0, 1], [0, 2], [0, 3], [3, 4]])
+    cls = geo.equivalence_classes(bonds, ["C", "C", "C", "C", "O"])
+    assert cls[1] == cls[2] and len(set(cls.tolist())) == 4
+
+
+def test_reused_pdb_chain_letters_pair_in_file_order(popc, tmp_path):
+    """A PDB writer that gives each lipid its own chain reuses the 26 letters (A..Z, A..):
+    against a reference without chains the residues still pair in file order."""
+    ref = popc[0]
+    u = _load(ref)
+    letters = [chr(ord("A") + k % 26) for k in range(len(u.residues))]
+    u.add_TopologyAttr("chainIDs", [letters[a.residue.ix] for a in u.atoms])
+    pred = _write(u.atoms, tmp_path / "chains.pdb")
+    gro = _write(_load(ref).atoms, tmp_path / "ref.gro")
+    r = evaluate(pred, gro)
+    assert r.metrics["n_atoms_missing"] == 0 and r.metrics["rmsd_heavy"] < 0.01
 
 
 def test_tail_ends_of_popc_are_the_two_chain_methyls():

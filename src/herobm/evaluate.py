@@ -188,8 +188,10 @@ def match_structures(u_pred, u_ref, selection: str = DEFAULT_SELECTION, mapping=
     elif len(rk) == 1 or len(pk) == 1:
         # one side without chain information (e.g. a .gro file): pair the residue
         # lists as a whole, in file order
-        ref_chains = {"*": [k for c in rk for k in ref_chains[c]]}
-        pred_chains = {"*": [k for c in pk for k in pred_chains[c]]}
+        # (file order, not chain by chain: PDB writers reuse the 26 letters, e.g. one
+        # chain per lipid, so a letter's residues need not be contiguous)
+        ref_chains = {"*": list(range(len(ref_res)))}
+        pred_chains = {"*": list(range(len(pred_res)))}
         chain_pairs = [("*", "*")]
         notes.append(f"chains {', '.join(c or '-' for c in rk)} (reference) vs {', '.join(c or '-' for c in pk)} "
                      f"(prediction): residues paired over the whole selection in file order")
@@ -439,9 +441,13 @@ def evaluate(
     is_bb = np.array([n in BACKBONE_NAMES for n in m.names], dtype=bool)
     bb_mask, sc_mask = atom_aa & is_bb, atom_aa & ~is_bb
     groups = symmetry_groups(m.residue, m.names, m.res_resname) if symmetry else np.zeros((0, 1, 2), dtype=np.int64)
-    chiral = geo.chirality_centers(m.residue, m.names, m.res_resname)
     u_ref.trajectory[0]
     x_ref0 = m.ref.positions.astype(np.float64)
+    # stereocentres of every molecule, found on the reference's whole heavy-atom graph
+    # and kept where the prediction has all four atoms
+    chiral = geo.stereocentres(bonds_h, m.ref_elements, m.ref_heavy.positions.astype(np.float64), box_ref0)
+    chiral = to_m[chiral] if len(chiral) else chiral
+    chiral = chiral[(chiral >= 0).all(1)] if len(chiral) else chiral
     bt = geo.backbone_torsions(m.residue, m.names, m.res_resname, m.res_chain, x_ref0, box_ref0)
     chi1_q, _ = dist.chi_quads(m.residue, m.names, m.res_resname, dist.CHI1)
     chi2_q, chi2_r = dist.chi_quads(m.residue, m.names, m.res_resname, dist.CHI2)

@@ -26,6 +26,8 @@ __all__ = [
     "count_clashes",
     "signed_volumes",
     "chirality_centers",
+    "equivalence_classes",
+    "stereocentres",
     "chirality_errors",
     "torsion_deg",
     "backbone_torsions",
@@ -151,28 +153,97 @@ def signed_volumes(x: np.ndarray, quads: np.ndarray, box=None) -> np.ndarray:
     return (a * np.cross(b, d)).sum(-1)
 
 
-# stereocentres checked: (residue, centre, three neighbours); Cα of every
-# non-glycine amino acid, Cβ of threonine and isoleucine
-CHIRAL_CENTRES = {"*": ("CA", "N", "C", "CB"), "THR": ("CB", "CA", "OG1", "CG2"), "ILE": ("CB", "CA", "CG1", "CG2")}
+# stereocentres of known handedness: residue -> (centre, a, b, d), the neighbours ordered
+# so that the natural configuration has a positive signed volume. Cα of every non-glycine
+# amino acid ("*"), Cβ of L-threonine and L-isoleucine; the glycerol C2 of CHARMM36
+# glycerophospholipids (sn-glycero-3-phospho, as in all but 3 of the 896 lipids of OpenMM's
+# patches) and the head-group C12 of POPG (R, as CHARMM-GUI builds it and
+# scripts/make_lipid_structures.py by default).
+_GLYCEROL_C2 = ("C2", "C3", "C1", "O21")
+GLYCEROPHOSPHOLIPIDS = ("POPC", "POPE", "POPG", "DOPC", "DPPC", "DMPC", "DLPC", "DLPE")
+CHIRAL_CENTRES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "*": (("CA", "N", "C", "CB"),),
+    "THR": (("CB", "CA", "OG1", "CG2"),),
+    "ILE": (("CB", "CA", "CG1", "CG2"),),
+    **{lipid: (_GLYCEROL_C2,) for lipid in GLYCEROPHOSPHOLIPIDS},
+    "POPG": (_GLYCEROL_C2, ("C12", "C13", "C11", "OC2")),
+}
 
 
 def chirality_centers(residue: Sequence[int], names: Sequence[str], resnames: Sequence[str]) -> np.ndarray:
     """(n, 4) atom quads ``[centre, a, b, d]`` of the stereocentres in :data:`CHIRAL_CENTRES`
-    whose four atoms are present (``resnames[r]`` canonical, per residue)."""
+    whose four atoms are present (``resnames[r]`` canonical, per residue); in their natural
+    configuration (L-amino acids, the lipids' natural glycerol) the signed volume is positive.
+    For the stereocentres of any molecule, found from its bonds, see :func:`stereocentres`."""
     index = {(int(r), str(n)): i for i, (r, n) in enumerate(zip(residue, names))}
     out = []
     for r in sorted(set(int(x) for x in residue)):
         rn = str(resnames[r])
-        if not is_amino_acid(rn) or rn == "GLY":
-            continue
-        for key in ("*", rn):
-            spec = CHIRAL_CENTRES.get(key)
-            if spec is None:
-                continue
-            q = [index.get((r, a), -1) for a in spec]
-            if min(q) >= 0:
-                out.append(q)
+        keys = ("*", rn) if is_amino_acid(rn) and rn != "GLY" else (rn,)
+        for key in keys:
+            for spec in CHIRAL_CENTRES.get(key, ()):
+                q = [index.get((r, a), -1) for a in spec]
+                if min(q) >= 0:
+                    out.append(q)
     return np.asarray(out, dtype=np.int64).reshape(-1, 4)
+
+
+def equivalence_classes(bonds: np.ndarray, elements: Sequence[str], rounds: int = 12) -> np.ndarray:
+    """(n,) class label per atom of a molecular graph: colour refinement (Weisfeiler-Lehman)
+    from the elements over ``rounds`` bond shells. Atoms an automorphism swaps (the two
+    methyls of a valine, the phosphate O13/O14) always share a label; two atoms with
+    different labels differ within ``rounds`` bonds of themselves."""
+    el = np.asarray([str(e).upper() for e in elements])
+    n = len(el)
+    _, label = np.unique(el, return_inverse=True)
+    if n == 0:
+        return label.astype(np.int64)
+    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    pairs = np.concatenate([b, b[:, ::-1]]) if len(b) else np.zeros((0, 2), dtype=np.int64)
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    degree = np.bincount(pairs[:, 0], minlength=n)
+    width = int(degree.max()) if len(pairs) else 0
+    slot = np.arange(len(pairs)) - np.repeat(np.cumsum(degree) - degree, degree)
+    nbr = np.full((n, width), -1, dtype=np.int64)
+    nbr[pairs[:, 0], slot] = pairs[:, 1]
+    for _ in range(rounds):
+        shell = np.where(nbr >= 0, label[np.maximum(nbr, 0)], -1)
+        key = np.concatenate([label[:, None], np.sort(shell, axis=1)], axis=1)
+        _, new = np.unique(key, axis=0, return_inverse=True)
+        new = new.ravel()
+        if new.max() == label.max():  # no class split: refinement is stable
+            break
+        label = new
+    return label.astype(np.int64)
+
+
+def stereocentres(bonds: np.ndarray, elements: Sequence[str], x_ref: np.ndarray, box=None,
+                  min_volume: float = 1.0) -> np.ndarray:
+    """(n, 4) atom quads ``[centre, a, b, d]`` of the tetrahedral carbon stereocentres of a
+    heavy-atom graph (``bonds`` (m, 2), ``elements``, reference positions ``x_ref`` in Å):
+    carbons with three heavy neighbours (the fourth substituent a hydrogen) or four, whose
+    heavy neighbours are pairwise inequivalent (:func:`equivalence_classes`) and which are
+    not flat in ``x_ref`` (signed volume ``|V| >= min_volume`` Å³; an sp³ carbon gives
+    ~2.6 Å³, an sp² one ~0). ``a, b, d``: the first three neighbours by index.
+    Any molecule: the Cα of amino acids, the glycerol C2 of phospholipids, sterols, ligands."""
+    el = np.asarray([str(e).upper() for e in elements])
+    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    if len(el) == 0 or len(b) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    cls = equivalence_classes(b, el)
+    nbrs: list[list[int]] = [[] for _ in range(len(el))]
+    for i, j in b:
+        nbrs[i].append(int(j))
+        nbrs[j].append(int(i))
+    quads = []
+    for c in np.flatnonzero(el == "C"):
+        nb = sorted(nbrs[c])
+        if len(nb) in (3, 4) and len({int(cls[k]) for k in nb}) == len(nb):
+            quads.append([int(c)] + nb[:3])
+    q = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    if len(q):
+        q = q[np.abs(signed_volumes(np.asarray(x_ref, dtype=np.float64), q, box)) >= min_volume]
+    return q
 
 
 def chirality_errors(pred: np.ndarray, ref: np.ndarray, quads: np.ndarray, box_pred=None, box_ref=None,
