@@ -39,3 +39,34 @@ def test_inverted_centres_are_restored_exactly():
     y, fixed = fix_chirality(names, res, resnames, bad)
     assert len(fixed) == 3 and all(f.endswith(("CA", "CB")) for f in fixed)
     assert np.abs(y - x).max() < 1e-9 and (signed_volumes(y, quads) > 0).all()
+
+
+def _pope_patch():
+    """OpenMM's POPE bilayer patch (training data of martini3-lipids), heavy atoms and the
+    glycerol hydrogen HS, residues named as the martini3 set names them."""
+    import openmm.app
+
+    path = Path(openmm.app.__file__).parent / "data" / "POPE.pdb"
+    u = mda.Universe(str(path)).select_atoms("resname POP and (not name H* or name HS)")
+    _, res = np.unique(u.resindices, return_inverse=True)
+    return u.names.astype(str), res, np.full(res.max() + 1, "POPE"), u.positions.astype(np.float64)
+
+
+def test_lipid_glycerol_centres_are_natural_in_openmm_patch_and_restored():
+    """Every glycerol C2 of OpenMM's POPE patch is in the table's natural configuration; three
+    inverted ones (C2 and its hydrogen HS reflected) are put back exactly, HS with them."""
+    names, res, resnames, x = _pope_patch()
+    quads = chirality_centers(res, names, resnames)
+    assert len(quads) == 128 and set(names[quads[:, 0]]) == {"C2"}
+    assert (signed_volumes(x, quads) > 0).all()
+    hs = {int(r): i for i, (r, n) in enumerate(zip(res, names)) if n == "HS"}
+    bad = x.copy()
+    for c, a, b, d in quads[[3, 40, 99]]:
+        n = np.cross(x[b] - x[a], x[d] - x[a])
+        n /= np.linalg.norm(n)
+        for k in (c, hs[int(res[c])]):
+            bad[k] = x[k] - 2 * np.dot(x[k] - x[a], n) * n
+    assert (signed_volumes(bad, quads) < 0).sum() == 3
+    y, fixed = fix_chirality(names, res, resnames, bad)
+    assert fixed == [f"POPE {int(res[c]) + 1} C2" for c in quads[[3, 40, 99], 0]]
+    assert np.abs(y - x).max() < 1e-9

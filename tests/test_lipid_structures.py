@@ -82,3 +82,20 @@ def test_random_popg_rotamers_keep_clear_of_the_neighbours(mls):
     assert differ >= 7
     with pytest.raises(ValueError, match="rotamer must be"):
         mls.pope_to_popg(lipids[0], names, np.random.default_rng(0), "R", np.zeros((0, 3)), box, "best")
+
+
+@pytest.mark.parametrize("hand", ["R", "S"])
+def test_built_popg_head_matches_the_natural_table_entry(mls, hand):
+    """The refinement's table of known stereocentres (herobm.metrics.geometry.CHIRAL_CENTRES)
+    calls R-POPG's C12 natural (positive volume) and S-POPG's inverted."""
+    from herobm.metrics.geometry import chirality_centers, signed_volumes
+
+    residues, box = mls.read_pdb(mls.DATA / "POPE.pdb")
+    names = mls.charmm_templates({"POPG"})["POPG"][0]
+    r = [r for r in residues if mls.is_lipid(r)][0]
+    g = mls.pope_to_popg(r, names, np.random.default_rng(0), hand, np.zeros((0, 3)), box)
+    atoms = ("C11", "C12", "C13", "OC2")
+    x = np.array([g.pos(n) for n in atoms])
+    quads = chirality_centers(np.zeros(4, dtype=int), atoms, ["POPG"])
+    assert len(quads) == 1
+    assert (signed_volumes(x, quads)[0] > 0) == (hand == "R")

@@ -1,11 +1,13 @@
-"""Stereocentres of amino acids put right before hydrogens are added (after which a
-minimiser cannot invert them): Cα of every L-amino acid, Cβ of Thr and Ile.
+"""Stereocentres of known handedness put right before hydrogens are added (after which a
+minimiser cannot invert them): Cα of every L-amino acid, Cβ of Thr and Ile, the glycerol
+C2 of the CHARMM36 glycerophospholipids and the head-group C12 of POPG
+(:data:`herobm.metrics.geometry.CHIRAL_CENTRES`).
 
 An inverted centre lies on the wrong side of the plane of its three heavy neighbours
 (N, C, Cβ for Cα): it is reflected through that plane, the smallest move that puts it
 right (a few tenths of an Å when the network was nearly right). Positions in Å.
 The sign convention is :func:`herobm.metrics.geometry.signed_volumes` (positive for the
-natural L-amino acids, L-Thr and L-Ile, checked on real structures in the tests).
+natural configurations, checked on real structures in the tests).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from ..metrics.geometry import chirality_centers, signed_volumes
 __all__ = ["fix_chirality"]
 
 # hydrogens on a centre move with it (when present, e.g. after minimisation)
-HYDROGENS = {"CA": ("HA",), "CB": ("HB",)}
+HYDROGENS = {"CA": ("HA",), "CB": ("HB",), "C2": ("HS",), "C12": ("H12A",)}
 
 
 def fix_chirality(atom_name, atom_residue, residue_name, positions: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """(positions with inverted stereocentres of amino acids corrected, labels of the
-    corrected centres like ``ALA 12 CA``). D-residue names are not special-cased:
-    every amino acid is made L (the network is trained on L proteins)."""
+    """(positions with inverted stereocentres corrected, labels of the corrected centres
+    like ``ALA 12 CA`` or ``POPG 40 C12``). D-residue names are not special-cased: every
+    amino acid is made L (the network is trained on L proteins)."""
     x = np.asarray(positions, dtype=np.float64).copy()
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
