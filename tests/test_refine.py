@@ -193,6 +193,52 @@ def test_lipid_hydrogens_and_minimisation(tmp_path):
     print(f"\nPOPC x2: H {t_h:.2f} s; {m.summary()}")
 
 
+def _two_waters(gap: float):
+    """Two TIP3P waters in a 30 Å cubic box whose oxygens are ``gap`` Å apart across the x
+    boundary (and 30 - ``gap`` Å apart in plain space)."""
+    from openmm.app.element import hydrogen, oxygen
+
+    top = app.Topology()
+    chain = top.addChain()
+    pos = []
+    for k, ox in enumerate((0.5, 30.5 - gap)):
+        res = top.addResidue("HOH", chain)
+        o = top.addAtom("O", oxygen, res)
+        top.addBond(o, top.addAtom("H1", hydrogen, res))
+        top.addBond(o, top.addAtom("H2", hydrogen, res))
+        hy = 0.9572 * np.sin(np.radians(104.52 / 2))
+        hz = 0.9572 * np.cos(np.radians(104.52 / 2))
+        pos += [[ox, 15.0, 15.0], [ox, 15.0 + hy, 15.0 + hz], [ox, 15.0 - hy, 15.0 + hz]]
+    return top, np.array(pos)
+
+
+def test_minimisation_with_a_box_separates_molecules_across_the_boundary():
+    """Molecules that touch only through the periodic boundary (lipids at the edge of a
+    membrane patch) are pushed apart when the input's box is given, not without it."""
+    top, x = _two_waters(1.6)
+    free = minimize(top, x, tolerance=10.0)
+    assert np.abs(free.positions - x).max() < 0.05  # 28.4 Å apart: nothing to do
+    top, x = _two_waters(1.6)
+    m = minimize(top, x, tolerance=10.0, box=[30.0, 30.0, 30.0, 90.0, 90.0, 90.0])
+    gap = 30.0 - (m.positions[3, 0] - m.positions[0, 0])
+    assert gap > 2.4 and top.getPeriodicBoxVectors() is not None
+
+
+@pytest.mark.parametrize("box, widths", [
+    ([102.845, 102.845, 132.187, 90.0, 90.0, 120.0], (10.2845, 8.9066, 13.2187)),  # hexagonal membrane box
+    ([80.017, 80.017, 80.017, 60.0, 60.0, 90.0], (8.0017, 8.0017, 5.6580)),  # rhombic dodecahedron (adk_open.pdb)
+])
+def test_periodic_box_vectors_are_openmm_reduced(box, widths):
+    from herobm.refine.minimize import periodic_box_vectors
+
+    v = periodic_box_vectors(box, 1.0)
+    assert np.allclose(np.diag(v), widths, atol=1e-3) and v[0, 1] == v[0, 2] == v[1, 2] == 0
+    assert v[0, 0] >= 2 * abs(v[1, 0]) - 1e-9 and v[0, 0] >= 2 * abs(v[2, 0]) - 1e-9 and v[1, 1] >= 2 * abs(v[2, 1]) - 1e-9
+    assert periodic_box_vectors([1.0, 1.0, 1.0, 90.0, 90.0, 90.0], 1.0) is None  # PDB placeholder cell
+    assert periodic_box_vectors([15.0, 40.0, 40.0, 90.0, 90.0, 90.0], 1.0) is None  # narrower than 2 cutoffs
+    assert periodic_box_vectors(None, 1.0) is None
+
+
 LIGAND = (
     "HETATM 9001  C1  XYZ X 900      20.000  20.000  20.000  1.00  0.00           C\n"
     "HETATM 9002  O1  XYZ X 900      21.200  20.000  20.000  1.00  0.00           O\n"

@@ -409,13 +409,13 @@ def _heavy_match(raw: OutputTopology, ref: OutputTopology) -> tuple[np.ndarray, 
 
 
 def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: RefineOptions, strict: bool,
-            variants: list | None) -> _Refined:
+            variants: list | None, box=None) -> _Refined:
     from .refine.pipeline import backbone_step, refine_frame
 
     if opts.hydrogens or opts.minimize:
         rep = refine_frame(top, x, phi_psi, backbone=opts.optimize_backbone, ph=opts.ph, tolerance=opts.tolerance,
                            platform=opts.platform, do_minimize=opts.minimize, strict=strict, variants=variants,
-                           restraint=opts.restraint)
+                           restraint=opts.restraint, box=box)
         out_top = topology_of_openmm(rep.topology)
         a, b = _heavy_match(top, out_top)
         rmsd = float(np.sqrt(np.mean(np.sum((x[a] - rep.positions[b]) ** 2, axis=1)))) if len(a) else float("nan")
@@ -504,7 +504,7 @@ class _Runner:
         x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit)
         if not self.refine.active:
             return x, box, float("nan"), ""
-        ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants)
+        ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
         if self.out_top is None:
             self.out_top, self.variants, self.openmm_top = ref.topology, ref.variants, ref.openmm_topology
         elif ref.topology is not None and ref.topology.n_atoms != self.out_top.n_atoms:

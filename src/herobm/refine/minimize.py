@@ -1,10 +1,12 @@
 """Step 2 of refinement: energy minimisation with OpenMM.
 
 Force field: Amber14 (ff14SB + Lipid17 + TIP3P/ions, see
-:mod:`herobm.refine.forcefield`), in vacuum without periodic boundaries: a
-non-periodic cutoff of 1 nm with reaction-field electrostatics (``cutoff=None``:
-no cutoff, all pairs), no constraints, so the cost grows linearly with the number of
-atoms and a membrane patch minimises on a CPU. Minimiser: OpenMM's L-BFGS
+:mod:`herobm.refine.forcefield`), in vacuum: a cutoff of 1 nm with reaction-field
+electrostatics (``cutoff=None``: no cutoff, all pairs), no constraints, so the cost grows
+linearly with the number of atoms and a membrane patch minimises on a CPU. With the
+input's periodic box (``box``) the cutoff is periodic, so molecules that touch across
+the boundary (the lipids at the edge of a membrane patch) are kept apart too; without
+one, or when the box is narrower than twice the cutoff, it is not. Minimiser: OpenMM's L-BFGS
 (``LocalEnergyMinimizer``), stopping when the root-mean-square force is below
 ``tolerance`` (kJ/mol/nm; default 500, enough to remove clashes and bad contacts
 without letting the structure drift from the network's prediction).
@@ -31,7 +33,7 @@ from .hydrogens import RefinementWarning
 from .openmm_platform import create_context
 from .topology import heavy_atom_mask, residue_label, to_angstrom, to_nm_quantity
 
-__all__ = ["Minimized", "minimize", "build_system"]
+__all__ = ["Minimized", "minimize", "build_system", "periodic_box_vectors"]
 
 RESTRAINT_GROUP = 31
 RESCUE_FACTOR = 2.0  # a minimisation ending above this many times the tolerance is started again
@@ -66,10 +68,31 @@ class Minimized:
         return "\n".join(lines)
 
 
-def build_system(topology, forcefield=DEFAULT_FORCEFIELD, cutoff: float | None = 1.0):
-    """(System, list of residues given dummy templates): vacuum, no constraints,
-    non-periodic cutoff ``cutoff`` nm (None: no cutoff). Dummy residues have zero mass
-    and no nonbonded interaction among their own atoms."""
+def periodic_box_vectors(box, cutoff: float) -> np.ndarray | None:
+    """(3, 3) box vectors in nm, in the reduced form OpenMM requires, of an MDAnalysis box
+    ``[lx, ly, lz, α, β, γ]`` (Å, degrees); None without a usable box or when the box is
+    narrower than twice ``cutoff`` (nm) in some direction."""
+    if box is None:
+        return None
+    b = np.asarray(box, dtype=np.float64)
+    if b.shape != (6,) or not np.all(np.isfinite(b)) or not np.all(b[:3] > 0):
+        return None
+    from MDAnalysis.lib.mdamath import triclinic_vectors
+
+    v = triclinic_vectors(b).astype(np.float64) / 10.0  # a along x, b in the xy plane
+    v[2] -= v[1] * np.round(v[2, 1] / v[1, 1])
+    v[2] -= v[0] * np.round(v[2, 0] / v[0, 0])
+    v[1] -= v[0] * np.round(v[1, 0] / v[0, 0])
+    if min(v[0, 0], v[1, 1], v[2, 2]) <= 2.0 * cutoff:  # the widths of a reduced box
+        return None
+    return v
+
+
+def build_system(topology, forcefield=DEFAULT_FORCEFIELD, cutoff: float | None = 1.0, periodic: bool = False):
+    """(System, list of residues given dummy templates): vacuum, no constraints, cutoff
+    ``cutoff`` nm (None: no cutoff), periodic with ``topology``'s box vectors when
+    ``periodic``. Dummy residues have zero mass and no nonbonded interaction among their
+    own atoms."""
     import openmm
     from openmm import app, unit
 
@@ -79,7 +102,8 @@ def build_system(topology, forcefield=DEFAULT_FORCEFIELD, cutoff: float | None =
     if cutoff is None:
         system = ff.createSystem(topology, nonbondedMethod=app.NoCutoff, **kwargs)
     else:
-        system = ff.createSystem(topology, nonbondedMethod=app.CutoffNonPeriodic, nonbondedCutoff=cutoff * unit.nanometer, **kwargs)
+        method = app.CutoffPeriodic if periodic else app.CutoffNonPeriodic
+        system = ff.createSystem(topology, nonbondedMethod=method, nonbondedCutoff=cutoff * unit.nanometer, **kwargs)
     nb = [f for f in system.getForces() if isinstance(f, openmm.NonbondedForce)]
     fixed = dummies.matched(ff, topology)
     for res in fixed:
@@ -105,11 +129,14 @@ def minimize(
     restraint: float = 0.0,
     fixed_atoms=None,
     strict: bool = False,
+    box=None,
 ) -> Minimized:
     """Minimise a complete (hydrogenated) structure.
 
     ``positions``: (A, 3) Å (or an OpenMM Quantity). ``tolerance``: RMS force to stop at,
     kJ/mol/nm. ``max_iterations``: 0 = until converged. ``cutoff``: nm, None = no cutoff.
+    ``box``: MDAnalysis box (Å, degrees) of a periodic input: the cutoff is then periodic
+    (:func:`periodic_box_vectors`; ``topology`` gets the box vectors), molecules whole.
     ``restraint``: harmonic positional restraint on heavy atoms, kJ/mol/nm^2 (0 = none).
     ``fixed_atoms``: atom indices kept in place. Residues without template are fixed
     and named in a :class:`RefinementWarning` (``strict``: :class:`InputError`).
@@ -123,8 +150,15 @@ def minimize(
         raise InputError(f"minimize: {len(x0)} positions for {topology.getNumAtoms()} atoms")
     if not np.isfinite(x0).all():
         raise InputError("minimize: positions contain NaN or infinity")
+    vectors = periodic_box_vectors(box, cutoff) if cutoff is not None else None
+    if box is not None and cutoff is not None and vectors is None and np.all(np.asarray(box)[:3] > 0):
+        warnings.warn(RefinementWarning(
+            f"box {np.round(np.asarray(box, dtype=float)[:3], 1).tolist()} Å is narrower than twice the {cutoff:g} nm "
+            "cutoff: minimised without periodic boundaries"), stacklevel=2)
+    if vectors is not None:
+        topology.setPeriodicBoxVectors([openmm.Vec3(*row) for row in vectors] * unit.nanometer)
     try:
-        system, dummy_res = build_system(topology, forcefield, cutoff)
+        system, dummy_res = build_system(topology, forcefield, cutoff, periodic=vectors is not None)
     except (ValueError, KeyError) as e:
         raise InputError(f"minimize: the force field cannot parameterise the structure: {e}") from e
     fixed = [residue_label(r) for r in dummy_res]

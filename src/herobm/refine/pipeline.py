@@ -49,7 +49,7 @@ MAX_CHIRALITY_ROUNDS = 3
 
 
 def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb,
-            variants=None, split_breaks=True, restraint=0.0):
+            variants=None, split_breaks=True, restraint=0.0, box=None):
     t0 = time.perf_counter()
     prot = add_hydrogens(st, ph=ph, forcefield=forcefield, platform=platform, strict=strict, variants=variants,
                          split_breaks=split_breaks)
@@ -58,7 +58,7 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
     pos = prot.positions
     if do_minimize:
         mini = minimize(prot.topology, prot.positions, tolerance, platform, max_iterations, forcefield=forcefield,
-                        strict=strict, restraint=restraint)
+                        strict=strict, restraint=restraint, box=box)
         pos = mini.positions
         first = mini
         for _ in range(MAX_CHIRALITY_ROUNDS):  # a strained start can push a centre through its plane
@@ -67,7 +67,7 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
             if not again:
                 break
             mini = minimize(prot.topology, fixed_pos, tolerance, platform, max_iterations, forcefield=forcefield,
-                            strict=strict, restraint=restraint)
+                            strict=strict, restraint=restraint, box=box)
             pos = mini.positions
         if mini is not first:  # report the whole minimisation: first start -> last end
             heavy = heavy_atom_mask(prot.topology)
@@ -115,13 +115,16 @@ def refine_frame(
     output: str | os.PathLike | None = None,
     variants: list | None = None,
     restraint: float = 0.0,
+    box=None,
 ) -> RefineReport:
     """Refine one backmapped frame of a :class:`herobm.cg_system.BeadSystem` (or an
     :class:`herobm.assembly.OutputTopology`): backbone (with the network's φ/ψ, (R, 2)
     radians, NaN = none) -> hydrogens -> minimisation; optionally written to ``output``.
     ``positions``: (A, 3) Å. ``variants``: protonation variants of an earlier frame
     (``report.protonated.variants``), so all frames of a trajectory get the same atoms.
-    ``restraint``: kJ/mol/nm², heavy atoms held near their positions before minimisation."""
+    ``restraint``: kJ/mol/nm², heavy atoms held near their positions before minimisation.
+    ``box``: the input's periodic box (MDAnalysis ``[lx, ly, lz, α, β, γ]``, Å), so the
+    minimisation sees molecules that touch across the boundary (None: not periodic)."""
     x = np.asarray(positions, dtype=np.float64)
     t_bb = 0.0
     if backbone:
@@ -131,7 +134,7 @@ def refine_frame(
     x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
     st = _chains_from_links(topology_from_system(system, x), system)
     report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
-                     split_breaks=False, restraint=restraint)
+                     split_breaks=False, restraint=restraint, box=box)
     report.chirality_fixed = inverted
     return report
 
@@ -160,10 +163,12 @@ def refine_structure(
     forcefield=DEFAULT_FORCEFIELD,
     do_minimize: bool = True,
     strict: bool = False,
+    box=None,
 ) -> RefineReport:
     """Hydrogens and minimisation for a structure file (or anything
-    :func:`herobm.refine.hydrogens.add_hydrogens` reads); written to ``output`` (.pdb/.cif)."""
+    :func:`herobm.refine.hydrogens.add_hydrogens` reads); written to ``output`` (.pdb/.cif).
+    ``box``: periodic box (MDAnalysis form, Å) for a periodic minimisation (None: not periodic)."""
     from .topology import read_structure
 
     st = input if isinstance(input, Structure) else read_structure(input)
-    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, 0.0)
+    return _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, 0.0, box=box)
