@@ -1,4 +1,5 @@
-"""The shipped checkpoints agree with the shipped mapping sets they were trained on.
+"""The shipped checkpoints agree with the shipped mapping sets they were trained on and with
+their recipes in configs/.
 
 ``herobm map`` uses the mapping set in the package; ``herobm backmap`` uses the copy stored
 in the checkpoint. If a mapping file changes (bead members, weights, centre weighting) and its
@@ -6,11 +7,15 @@ model is not retrained, CG made by one is read by the other with other bead cent
 worse structure. This test names the model and molecule where that happens.
 """
 
+from pathlib import Path
+
 import pytest
 
 from herobm.mapping import load_mapping_set, shipped_sets
+from herobm.model.config import ModelConfig
 from herobm.models import available_models
 from herobm.train.checkpoint import load_checkpoint, restore_mapping
+from herobm.train.config import RunConfig
 
 MODELS = [m for m in available_models() if m.mapping in shipped_sets()]
 
@@ -35,3 +40,16 @@ def test_checkpoint_mapping_matches_shipped_set(info):
         assert m.centre_weights == s.centre_weights and m.beads == s.beads, f"{where}: bead members or weights"
         assert [stored.bead_type(m, b) for b in m.beads] == [shipped.bead_type(s, b) for b in s.beads], (
             f"{where}: bead types")
+
+
+RECIPES = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("name", ["martini3-protein", "ca-protein", "martini3-lipids", "example-ligand"])
+def test_recipe_builds_the_shipped_network(name):
+    """configs/NAME.yaml (with what it extends) describes the network the shipped checkpoint
+    holds: a change to configs/default.yaml that would silently change a recipe fails here."""
+    ckpt = load_checkpoint(next(m for m in available_models() if m.name == name).path)
+    shipped = ModelConfig.from_dict(ckpt["model_config"])
+    recipe = RunConfig.from_yaml(RECIPES / f"{name}.yaml").model_config(shipped.n_bead_types, shipped.n_vectors)
+    assert recipe == shipped

@@ -105,6 +105,24 @@ def test_config_files_and_errors(tmp_path):
             RunConfig.from_yaml(p)
 
 
+def test_config_extends_another_file(tmp_path):
+    """``extends``: the base file's values first, the file's own keys over them (per key, not
+    per section), ``--set`` last; a cycle or a missing base is an error naming the files."""
+    (tmp_path / "base.yaml").write_text("model:\n  mul: 4\n  latent_dim: 16\ntrain:\n  epochs: 7\n  lr: 1.0e-3\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "recipe.yaml").write_text("extends: ../base.yaml\nmodel:\n  mul: 8\ntrain:\n  epochs: 3\n")
+    run = RunConfig.from_yaml(sub / "recipe.yaml", ["train.epochs=5"])
+    assert run.model == {"mul": 8, "latent_dim": 16} and run.train.lr == 1e-3 and run.train.epochs == 5
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(InputError, match="cycle"):
+        RunConfig.from_yaml(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(InputError, match=r"nowhere.yaml: no such config file \(extended by .*c.yaml\)"):
+        RunConfig.from_yaml(tmp_path / "c.yaml")
+
+
 def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..model.config import ModelConfig
 from .loss import LossConfig
 
-__all__ = ["TrainConfig", "RunConfig", "load_run_config", "parse_override"]
+__all__ = ["TrainConfig", "RunConfig", "load_run_config", "parse_override", "read_config_yaml"]
 
 FROM_MAPPING = ("n_bead_types", "n_vectors")
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -202,13 +202,10 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> "RunConfig":
+        """A config file; ``extends: OTHER.yaml`` (relative to the file) takes OTHER's values
+        first, key by key within each section; ``overrides`` (``SECTION.KEY=VALUE``) come last."""
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such config file")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML ({exc})") from None
+        data = read_config_yaml(path)
         for o in overrides:
             section, key, value = parse_override(o)
             if not isinstance(data.get(section), dict):
@@ -221,6 +218,34 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return {"model": dict(self.model), "train": self.train.to_dict()}
+
+
+def read_config_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The sections of a config file with what it ``extends`` merged in (its own keys win)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such config file" + (f" (extended by {_seen[-1]})" if _seen else ""))
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected sections 'model:' and 'train:'")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base.strip():
+        raise InputError(f"{path}: 'extends' must name a config file, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in _seen + (path.resolve(),):
+        raise InputError(f"{path}: 'extends: {base}' makes a cycle")
+    parent = read_config_yaml(base_path, _seen + (path.resolve(),))
+    merged = {k: v for k, v in parent.items()}
+    for section, values in data.items():
+        if isinstance(values, dict) and isinstance(parent.get(section), dict):
+            merged[section] = {**parent[section], **values}
+        else:
+            merged[section] = values
+    return merged
 
 
 def parse_override(text: str) -> tuple[str, str, object]:
