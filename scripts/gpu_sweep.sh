@@ -7,21 +7,15 @@
 # DATASETS holds ca-protein/ and martini3-lipids/ (scripts/build_model_datasets.py; the lipid
 # one with its validation membranes); RUNS gets one folder per run (best.pt, last.pt,
 # metrics.csv, log); EXTRA adds overrides to every run (a smoke test: EXTRA="train.max_train_frames=2"),
-# ONLY="name ..." runs those alone.
+# ONLY="name ..." runs those alone; RUNS_FILE names the run list (default: scripts/gpu_sweep_runs.txt,
+# the session-6 sweep; lines "name|recipe|overrides", # comments).
 # Every run selects its best.pt on its validation split, never on adk/YiiP.
 set -uo pipefail
 D=${1:?datasets folder}; R=${2:?runs folder}; MIN=${3:-7}
+LIST=${RUNS_FILE:-$(dirname "$0")/gpu_sweep_runs.txt}
+[[ -f $LIST ]] || { echo "no run list $LIST" >&2; exit 2; }
 mkdir -p "$R"
-# name | recipe | overrides (model size; epochs is a ceiling, the budget decides)
-RUNS=(
-  "ca_w32|ca-protein|model.mul=32 model.latent_dim=128 model.num_layers=3 train.epochs=150"
-  "ca_l2|ca-protein|model.lmax=2 model.num_layers=3 train.epochs=150"
-  "ca_w32l2|ca-protein|model.mul=32 model.latent_dim=128 model.lmax=2 train.epochs=150"
-  "lip_base|martini3-lipids|train.epochs=400"
-  "lip_w32|martini3-lipids|model.mul=32 model.latent_dim=128 train.epochs=400"
-  "lip_l2|martini3-lipids|model.lmax=2 train.epochs=400"
-  "lip_w32c10|martini3-lipids|model.mul=32 model.latent_dim=128 model.cutoff=10.0 train.epochs=400"
-)
+mapfile -t RUNS < <(grep -v '^[[:space:]]*\(#\|$\)' "$LIST")
 pids=()
 for spec in "${RUNS[@]}"; do
   IFS='|' read -r name recipe overrides <<<"$spec"
