@@ -40,7 +40,7 @@ from herobm.train import (
     save_checkpoint,
     train,
 )
-from herobm.train.batch import StepDataset, frame_pieces, merge_frames, pack_sizes
+from herobm.train.batch import StepDataset, frame_pieces, frame_sizes, merge_frames, micro_batches_per_epoch, pack_sizes
 from herobm.train.checkpoint import resolve_device
 from herobm.train.loop import METRIC_COLUMNS, budget_epochs, read_metrics
 from herobm.train.loss import combine, loss_sums, step_counts
@@ -461,8 +461,12 @@ def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
         counts[chunk_steps] = load_checkpoint(out / "last.pt")["scheduler_state"]["step_count"]
     n_frames = 3  # PDB_multiframe, frames 0:3, one per step (each > 40 beads)
     assert counts[False] == n_frames and counts[True] >= 2 * n_frames
-    # the cosine horizon is the real number of micro-batches (counted in epoch 1): with 25-bead
-    # chunks the spatial pieces outnumber the bead-count estimate (12 per epoch against 9)
+    # the cosine horizon is the real number of micro-batches, counted from the chunks before
+    # training (with 25-bead chunks: 12 per epoch, where the beads alone would suggest 9)
+    reader = DatasetReader(dataset)
+    train_frames = list(reader.frames("train"))
+    sampler = BeadBatchSampler(frame_sizes(reader, train_frames), 25, shuffle=True, seed=0)
+    assert micro_batches_per_epoch(reader, train_frames, sampler.all_steps(1), 25) == 12
     out = tmp_path / "horizon"
     train(_run_config(dataset, out, epochs=3, max_beads=25, chunk_steps=True), device="cpu", progress=False)
     sched = load_checkpoint(out / "last.pt")["scheduler_state"]

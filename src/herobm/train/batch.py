@@ -523,6 +523,28 @@ class StepDataset(torch.utils.data.Dataset):
         )
 
 
+def micro_batches_per_epoch(reader: DatasetReader, frames: Sequence[tuple[str, int]], steps: Sequence[Sequence[int]],
+                            max_beads: int) -> int:
+    """Optimizer steps of one epoch with ``train.chunk_steps``: one per step of whole frames,
+    and for a frame larger than ``max_beads`` as many as its residue-whole spatial chunks pack
+    into (the same :func:`spatial_chunks` / :func:`pack_sizes` as :class:`StepDataset`).
+    ``steps``: indices into ``frames`` (:meth:`BeadBatchSampler.all_steps`)."""
+    sizes = frame_sizes(reader, frames)
+    chunked: dict[tuple[str, int], int] = {}
+    total = 0
+    for step in steps:
+        if len(step) != 1 or sizes[step[0]] <= max_beads:
+            total += 1
+            continue
+        key = frames[step[0]]
+        if key not in chunked:
+            s = read_sample(reader, key[0], key[1])
+            chunks = spatial_chunks(s.bead_pos, max_beads, groups=np.asarray(s.bead_residue))
+            chunked[key] = len(pack_sizes([len(c) for c in chunks], max_beads))
+        total += chunked[key]
+    return total
+
+
 def frame_sizes(reader: DatasetReader, frames: Sequence[tuple[str, int]]) -> list[int]:
     """Beads per frame (from the dataset's system records)."""
     n = {s.name: s.n_beads for s in reader.systems}

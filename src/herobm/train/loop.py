@@ -31,7 +31,7 @@ from ..data.store import DatasetReader
 from ..errors import InputError
 from ..model.network import HEroBMNet
 from ..models import resolve_model
-from .batch import BeadBatchSampler, FrameSource, StepDataset, frame_sizes
+from .batch import BeadBatchSampler, FrameSource, StepDataset, frame_sizes, micro_batches_per_epoch
 from .checkpoint import load_checkpoint, mapping_files, network_entries, resolve_device, save_checkpoint
 from .config import RunConfig, TrainConfig, load_run_config
 from .loss import Accumulator, batch_counts, combine, loss_sums, step_counts
@@ -403,9 +403,8 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     if tc.chunk_steps and d.active:
         raise InputError("train.chunk_steps needs a single process (ranks would disagree on the step count)")
     steps_per_epoch = len(train_sampler)
-    if tc.chunk_steps:  # micro-batches per epoch, estimated from bead counts; counted after the first epoch
-        sizes = frame_sizes(reader, train_frames)
-        steps_per_epoch = sum(max(1, math.ceil(sum(sizes[i] for i in s) / tc.max_beads)) for s in train_sampler.all_steps(1))
+    if tc.chunk_steps:  # one optimizer step per micro-batch: the spatial chunks of each large frame, counted
+        steps_per_epoch = micro_batches_per_epoch(reader, train_frames, train_sampler.all_steps(1), tc.max_beads)
     schedule = LRSchedule(optimizer, tc, steps_per_epoch * tc.epochs)
 
     out = Path(tc.output)
@@ -444,7 +443,6 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
     epoch = start_epoch
     while epoch <= end_epoch:
         t0 = time.perf_counter()
-        steps_before = schedule.step_count
         train_sampler.set_epoch(epoch)
         model.train()
         bar = tqdm(total=len(train_sampler), desc=f"epoch {epoch}", unit="step", leave=False, disable=not show)
@@ -464,8 +462,6 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
         if epoch < start_epoch + 2:  # the LR horizon from what the first epochs measured
-            if tc.chunk_steps and epoch == start_epoch:
-                steps_per_epoch = schedule.step_count - steps_before  # spatial chunks outnumber the estimate
             if tc.time_budget_min is not None:
                 fit = budget_epochs(tc.time_budget_min * 60.0, time.perf_counter() - call_start,
                                     float(_all_reduce(torch.tensor([row["seconds"]]), d, dev)[0]) / d.world_size)
