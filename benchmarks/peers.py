@@ -51,7 +51,7 @@ TABLE_KEYS = ("rmsd_heavy", "rmsd_backbone", "rmsd_sidechain", "bond_rmsd", "ang
               "clashes_2.5", "chirality_errors", "cis_peptides", "rama_outliers", "kl_phi_psi", "kl_chi1", "kl_chi2",
               "n_atoms_compared", "n_atoms_missing")
 MEMBRANE_KEYS = ("rmsd_lipid_heavy", "rdf_lipid", "rmsd_heavy", "bond_rmsd", "angle_rmsd_deg", "clashes_2.0",
-                 "clashes_2.5", "n_atoms_compared", "n_atoms_missing")
+                 "clashes_2.5", "chirality_errors", "n_atoms_compared", "n_atoms_missing")
 
 
 # ------------------------------------------------------------------ subprocesses
@@ -98,7 +98,9 @@ def capture(cmd: list[str]) -> str:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=dict(os.environ, **THREAD_ENV))
         text = (out.stdout + out.stderr).strip()
-        return text.splitlines()[0] if text else f"(no output, rc {out.returncode})"
+        if out.returncode != 0:  # e.g. a traceback: its last line says why
+            return f"unavailable (rc {out.returncode}: {text.splitlines()[-1] if text else 'no output'})"
+        return text.splitlines()[0] if text else "(no output)"
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"unavailable ({e.__class__.__name__}: {e})"
 
@@ -376,11 +378,12 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
         return tools, {"ref": inp.aa_protein, "selection": None, "keys": TABLE_KEYS, "input": inp.ca_trace}
     tools = [
         herobm_tool(a.model_lipids, inp.cg_membrane, "herobm.gro", d / "herobm"),
+        herobm_tool(a.model_lipids, inp.cg_membrane, "herobm_min.pdb", d / "herobm_min", refine=True),
         baseline_tool(a.baseline_dataset_lipids, inp.cg_membrane, "baseline.gro", a.baseline_max_frames),
         peer_tool("memback", f"memback {pkg_version(peer_py, 'memback')}", str(peer_bin / "memback"),
                   [str(inp.cg_membrane), "-o", "out", "--device", "cpu"], "", find_output=_memback_output),
     ]
-    tools[2].notes.append("same CG input as herobm: bead centres are centres of geometry including hydrogens "
+    tools[3].notes.append("same CG input as herobm: bead centres are centres of geometry including hydrogens "
                           "(the martini3 set's lipid files; memback's training convention)")
     return tools, {"ref": inp.aa_membrane, "selection": LIPID_SELECTION, "keys": MEMBRANE_KEYS,
                    "input": inp.cg_membrane}
@@ -562,8 +565,12 @@ def write_report(path: Path, results: list[dict], meta: dict) -> None:
          "Versions: " + "; ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
     for comp in results:
         c = comp["comparison"]
-        L += [f"## {TITLES[c]}", "",
-              f"Input: `{Path(comp['input']).name}`; reference: `{Path(comp['reference']).name}`; "
+        L += [f"## {TITLES[c]}", ""]
+        made = comp.get("made_by") or {}
+        if made.get("command") and made["command"] != meta["command"]:
+            L += [f"Kept from an earlier run: made on {made['date']} by `{made['command']}`; versions: "
+                  + "; ".join(f"{k} {v}" for k, v in (made.get("versions") or {}).items()) + ".", ""]
+        L += [f"Input: `{Path(comp['input']).name}`; reference: `{Path(comp['reference']).name}`; "
               f"selection: {comp['selection']}.", ""]
         L += table(comp)
         L += ["", "Tools and exact commands (run in WORK/" + c + "/TOOL/):", ""]
@@ -679,13 +686,6 @@ def main(argv: list[str] | None = None) -> None:
     inp = make_inputs(work, a.peers_venv, log)
     results = [run_comparison(c, inp, work, a, peer_py, peer_bin, force, log) for c in only]
 
-    # keep comparisons of an earlier run that this one did not redo (--only)
-    json_path = a.out.with_suffix(".json")
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        done = {r["comparison"] for r in results}
-        results += [r for r in old.get("comparisons", []) if r["comparison"] not in done]
-        results.sort(key=lambda r: COMPARISONS.index(r["comparison"]))
     from importlib.metadata import version
 
     meta = {
@@ -700,6 +700,20 @@ def main(argv: list[str] | None = None) -> None:
         "input_commands": inp.commands,
         "peer_install": PEER_INSTALL,
     }
+    made_by = {k: meta[k] for k in ("date", "command", "versions")}
+    for r in results:
+        r["made_by"] = made_by
+    # keep comparisons of an earlier run that this one did not redo (--only), with their own provenance
+    json_path = a.out.with_suffix(".json")
+    if json_path.exists():
+        old = json.loads(json_path.read_text())
+        old_made_by = {k: old.get("meta", {}).get(k) for k in ("date", "command", "versions")}
+        done = {r["comparison"] for r in results}
+        for r in old.get("comparisons", []):
+            if r["comparison"] not in done:
+                r.setdefault("made_by", old_made_by)
+                results.append(r)
+        results.sort(key=lambda r: COMPARISONS.index(r["comparison"]))
     write_report(a.out, results, meta)
     json_path.write_text(json.dumps(_finite({"meta": meta, "comparisons": results}), indent=1, default=str,
                                     allow_nan=False))
