@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from .forcefield import DEFAULT_FORCEFIELD, DummyTemplates, TemplateIndex, add_template_bonds, load_forcefield
-from .openmm_platform import select_platform
+from .openmm_platform import platform_defaults, select_platform
 from .topology import (
     Structure,
     copy_topology,
@@ -129,7 +129,8 @@ def _add_heavy_atoms(topology, positions_A, platform, seed):
     added = [(residue_label(res), names) for _, (res, names) in sorted(per_res.items())]
     if not added:
         return topology, positions_A, added
-    fixer.addMissingAtoms(seed=seed)
+    with platform_defaults(platform, threads=1):
+        fixer.addMissingAtoms(seed=seed)
     return fixer.topology, to_angstrom(fixer.positions), added
 
 
@@ -224,7 +225,8 @@ def add_hydrogens(
     state = random.getstate()
     random.seed(seed)
     try:
-        actual = modeller.addHydrogens(ff, pH=ph, variants=chosen, platform=plat)
+        with platform_defaults(plat, threads=1):  # Modeller minimises the new hydrogens: the same result every run
+            actual = modeller.addHydrogens(ff, pH=ph, variants=chosen, platform=plat)
     except (ValueError, KeyError) as e:  # e.g. a histidine without ND1/NE2
         raise InputError(f"adding hydrogens failed: {e}") from e
     finally:

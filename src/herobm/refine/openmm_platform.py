@@ -9,11 +9,13 @@ without a GPU is skipped, not chosen.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 
 from ..errors import InputError
 
-__all__ = ["AUTO_ORDER", "platform_order", "select_platform", "platform_properties", "create_context"]
+__all__ = ["AUTO_ORDER", "platform_order", "select_platform", "platform_properties", "create_context",
+           "platform_defaults"]
 
 AUTO_ORDER = ("CUDA", "HIP", "CPU", "Reference")
 _GPU = ("CUDA", "HIP", "OpenCL")
@@ -85,3 +87,23 @@ def create_context(system, integrator, preference: str = "auto"):
 
     platform = select_platform(preference)
     return openmm.Context(system, integrator, platform, platform_properties(platform.getName()))
+
+
+@contextmanager
+def platform_defaults(platform, threads: int | None = None):
+    """Within the block, contexts that code outside herobm creates on ``platform`` (an
+    ``openmm.Platform``: pdbfixer's and Modeller's own minimisations, which take no
+    properties) get :func:`platform_properties` as defaults, and ``threads`` CPU threads
+    (1: the same result every run; the CPU platform's DeterministicForces alone does not make
+    Modeller's hydrogen minimisation repeatable); the old defaults come back after."""
+    props = platform_properties(platform.getName())
+    if threads is not None and "Threads" in platform.getPropertyNames():
+        props["Threads"] = str(int(threads))
+    old = {k: platform.getPropertyDefaultValue(k) for k in props}
+    try:
+        for k, v in props.items():
+            platform.setPropertyDefaultValue(k, v)
+        yield platform
+    finally:
+        for k, v in old.items():
+            platform.setPropertyDefaultValue(k, v)
