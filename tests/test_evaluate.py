@@ -378,8 +378,10 @@ def test_inverted_lipid_glycerol_is_one_chirality_error(popc, tmp_path):
     n = np.cross(c3.position - c1.position, o21.position - c1.position)
     n /= np.linalg.norm(n)
     c2.position = c2.position - 2 * np.dot(c2.position - c1.position, n) * n
-    r = evaluate(_write(u.atoms, tmp_path / "mirrored.pdb"), ref).metrics
-    assert r["chirality_errors"] == 1
+    r = evaluate(_write(u.atoms, tmp_path / "mirrored.pdb"), ref)
+    assert r.metrics["chirality_errors"] == 1
+    named = [n for n in r.notes if "stereocentre(s) inverted" in n]
+    assert len(named) == 1 and named[0].endswith(f"POP{c2.resid}:C2")
 
 
 def test_stereocentres_of_popc_are_its_glycerol_carbons():

@@ -477,6 +477,7 @@ def evaluate(
     ref_ang = {"phi": [], "psi": [], "kind": [], "chi1": [], "chi2": []}
     base: dict[str, list] = {"clashes_2.0": [], "clashes_2.5": [], "cis_peptides": [], "rama_outliers": []}
     n_swapped = 0
+    inverted_any = np.zeros(len(chiral), dtype=bool)  # stereocentres inverted in some frame
     last_ref = -1
     x_ref = box_ref = None
     for ip, ir in frame_pairs:
@@ -527,8 +528,9 @@ def evaluate(
         c = geo.count_clashes(x_int, CLASH_CUTOFFS, excl_m, box_pred)
         per_frame["clashes_2.0"].append(c[0])
         per_frame["clashes_2.5"].append(c[1])
-        per_frame["chirality_errors"].append(geo.chirality_errors(x_int, x_ref, chiral, box_pred, box_ref)
-                                             if len(chiral) else None)
+        inverted = geo.inverted_centres(x_int, x_ref, chiral, box_pred, box_ref)
+        inverted_any |= inverted
+        per_frame["chirality_errors"].append(int(inverted.sum()) if len(chiral) else None)
         omega = geo.torsion_deg(x_int, bt["omega"], box_pred)
         per_frame["cis_peptides"].append(geo.count_cis(omega) if len(bt["omega"]) else None)
         phi = geo.torsion_deg(x_int, bt["phi"], box_pred)
@@ -568,6 +570,10 @@ def evaluate(
     if m.extra:
         notes.append(f"{len(m.extra)} predicted heavy atom(s) without a reference partner (not compared): "
                      + ", ".join(m.extra[:12]) + (" ..." if len(m.extra) > 12 else ""))
+    if inverted_any.any():
+        where = [f"{m.res_label[m.residue[c]]}:{m.names[c]}" for c in chiral[inverted_any, 0]]
+        notes.append(f"{len(where)} stereocentre(s) inverted (in at least one frame): {', '.join(where[:12])}"
+                     + (f" and {len(where) - 12} more" if len(where) > 12 else ""))
     if symmetry and n_swapped:
         notes.append(f"{n_swapped} symmetric atom pair(s) swapped to the better match (summed over frames)")
     if fit:

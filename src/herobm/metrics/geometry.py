@@ -28,6 +28,7 @@ __all__ = [
     "chirality_centers",
     "equivalence_classes",
     "stereocentres",
+    "inverted_centres",
     "chirality_errors",
     "torsion_deg",
     "backbone_torsions",
@@ -246,16 +247,23 @@ def stereocentres(bonds: np.ndarray, elements: Sequence[str], x_ref: np.ndarray,
     return q
 
 
-def chirality_errors(pred: np.ndarray, ref: np.ndarray, quads: np.ndarray, box_pred=None, box_ref=None,
-                     min_volume: float = 0.1) -> int:
-    """Stereocentres whose signed volume in the prediction has the opposite sign
-    to the reference's (centres flat in the reference, |V| < ``min_volume`` Å³, are skipped)."""
+def inverted_centres(pred: np.ndarray, ref: np.ndarray, quads: np.ndarray, box_pred=None, box_ref=None,
+                     min_volume: float = 0.1) -> np.ndarray:
+    """(n,) bool: the stereocentres (rows of ``quads``) whose signed volume in the prediction
+    has the opposite sign to the reference's (centres flat in the reference, |V| <
+    ``min_volume`` Å³, are never counted)."""
     quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
     if len(quads) == 0:
-        return 0
+        return np.zeros(0, dtype=bool)
     vp = signed_volumes(pred, quads, box_pred)
     vr = signed_volumes(ref, quads, box_ref)
-    return int(((np.sign(vp) != np.sign(vr)) & (np.abs(vr) >= min_volume)).sum())
+    return (np.sign(vp) != np.sign(vr)) & (np.abs(vr) >= min_volume)
+
+
+def chirality_errors(pred: np.ndarray, ref: np.ndarray, quads: np.ndarray, box_pred=None, box_ref=None,
+                     min_volume: float = 0.1) -> int:
+    """Number of :func:`inverted_centres`."""
+    return int(inverted_centres(pred, ref, quads, box_pred, box_ref, min_volume).sum())
 
 
 def torsion_deg(x: np.ndarray, quads: np.ndarray, box=None) -> np.ndarray:
