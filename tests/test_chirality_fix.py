@@ -7,7 +7,7 @@ import MDAnalysis as mda
 import numpy as np
 
 from herobm.metrics.geometry import chirality_centers, signed_volumes
-from herobm.refine.chirality import fix_chirality
+from herobm.refine.chirality import fix_chirality, inverted_stereocentres
 
 VILLIN = Path(mda.__file__).parents[1] / "MDAnalysisTests" / "data" / "contacts" / "villin_folded.gro.bz2"
 
@@ -67,6 +67,9 @@ def test_lipid_glycerol_centres_are_natural_in_openmm_patch_and_restored():
         for k in (c, hs[int(res[c])]):
             bad[k] = x[k] - 2 * np.dot(x[k] - x[a], n) * n
     assert (signed_volumes(bad, quads) < 0).sum() == 3
+    resids = np.arange(len(resnames)) + 301
+    assert inverted_stereocentres(names, res, resnames, bad, resids) == [
+        f"POPE {int(res[c]) + 301} C2" for c in quads[[3, 40, 99], 0]]  # named, nothing moved
     y, fixed = fix_chirality(names, res, resnames, bad)
     assert fixed == [f"POPE {int(res[c]) + 1} C2" for c in quads[[3, 40, 99], 0]]
-    assert np.abs(y - x).max() < 1e-9
+    assert np.abs(y - x).max() < 1e-9 and inverted_stereocentres(names, res, resnames, y) == []

@@ -428,6 +428,18 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
     return _Refined(y, None, None, rmsd, None, "backbone optimised" + note)
 
 
+def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
+    """Names the stereocentres of known handedness the network inverted (raw output, nothing moved)."""
+    from .refine.chirality import inverted_stereocentres
+
+    bad = inverted_stereocentres(top.atom_name, top.atom_residue, top.residue_name, x, top.residue_id)
+    if not bad:
+        return ""
+    shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+    return (f"note: {len(bad)} stereocentre(s) inverted in the network output ({shown}); "
+            "--hydrogens, --minimize or --optimize-backbone put them right")
+
+
 # --- the run --------------------------------------------------------------------------
 
 
@@ -503,7 +515,7 @@ class _Runner:
         box = box if box is not None and np.all(box[:3] > 0) else None
         x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit)
         if not self.refine.active:
-            return x, box, float("nan"), ""
+            return x, box, float("nan"), _raw_chirality_note(self.plan.assembly.topology, x)
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
         if self.out_top is None:
             self.out_top, self.variants, self.openmm_top = ref.topology, ref.variants, ref.openmm_topology

@@ -16,10 +16,25 @@ import numpy as np
 
 from ..metrics.geometry import chirality_centers, signed_volumes
 
-__all__ = ["fix_chirality"]
+__all__ = ["fix_chirality", "inverted_stereocentres"]
 
 # hydrogens on a centre move with it (when present, e.g. after minimisation)
 HYDROGENS = {"CA": ("HA",), "CB": ("HB",), "C2": ("HS",), "C12": ("H12A",)}
+
+
+def inverted_stereocentres(atom_name, atom_residue, residue_name, positions: np.ndarray,
+                           residue_id=None) -> list[str]:
+    """Labels (``POPG 532 C12``: residue name, ``residue_id`` or else position from 1, atom) of
+    the stereocentres of known handedness that are inverted in ``positions`` (Å); nothing moves."""
+    names = np.asarray(atom_name).astype(str)
+    res = np.asarray(atom_residue, dtype=np.int64)
+    resnames = np.asarray(residue_name).astype(str)
+    quads = chirality_centers(res, names, resnames)
+    if not len(quads):
+        return []
+    vol = signed_volumes(np.asarray(positions, dtype=np.float64), quads)
+    ids = np.arange(1, len(resnames) + 1) if residue_id is None else np.asarray(residue_id)
+    return [f"{resnames[res[c]]} {ids[res[c]]} {names[c]}" for c in quads[vol < 0, 0]]
 
 
 def fix_chirality(atom_name, atom_residue, residue_name, positions: np.ndarray) -> tuple[np.ndarray, list[str]]:
