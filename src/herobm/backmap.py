@@ -410,7 +410,7 @@ def _heavy_match(raw: OutputTopology, ref: OutputTopology) -> tuple[np.ndarray, 
 
 def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: RefineOptions, strict: bool,
             variants: list | None, box=None) -> _Refined:
-    from .refine.pipeline import backbone_step, refine_frame
+    from .refine.pipeline import backbone_step, has_protein_backbone, refine_frame
 
     if opts.hydrogens or opts.minimize:
         rep = refine_frame(top, x, phi_psi, backbone=opts.optimize_backbone, ph=opts.ph, tolerance=opts.tolerance,
@@ -424,8 +424,10 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
 
     y, inverted = fix_chirality(top.atom_name, top.atom_residue, top.residue_name, backbone_step(top, x, phi_psi))
     rmsd = float(np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1))))
-    note = f"; {len(inverted)} inverted stereocentre(s) corrected" if inverted else ""
-    return _Refined(y, None, None, rmsd, None, "backbone optimised" + note)
+    done = ["backbone optimised"] if has_protein_backbone(top) else []
+    if inverted:
+        done.append(f"{len(inverted)} inverted stereocentre(s) corrected")
+    return _Refined(y, None, None, rmsd, None, "; ".join(done) or "nothing to optimise (no protein backbone)")
 
 
 def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:

@@ -17,7 +17,7 @@ from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
 from .topology import Structure, copy_topology, heavy_atom_mask, topology_from_system, write_structure
 
-__all__ = ["RefineReport", "backbone_step", "refine_frame", "refine_structure"]
+__all__ = ["RefineReport", "backbone_step", "has_protein_backbone", "refine_frame", "refine_structure"]
 
 
 @dataclass
@@ -82,14 +82,20 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
     return report
 
 
+def has_protein_backbone(system) -> bool:
+    """Whether ``system`` (BeadSystem or OutputTopology) has a residue with N, CA, C and O."""
+    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+    return bool((idx[:, :4] >= 0).all(axis=1).any())
+
+
 def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = None) -> np.ndarray:
     """Backbone optimisation of the protein residues of ``system`` (a BeadSystem or an
     :class:`herobm.assembly.OutputTopology`): (A, 3) Å in, (A, 3) Å out, CA fixed.
     ``phi_psi``: (R, 2) target φ/ψ in radians (NaN = none)."""
     x = np.asarray(positions, dtype=np.float64)
     idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
-    if not (idx[:, :4] >= 0).all(axis=1).any():
-        return x  # no protein backbone
+    if not has_protein_backbone(system):
+        return x
     phi = psi = None
     if phi_psi is not None:
         phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
