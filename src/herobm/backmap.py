@@ -438,7 +438,7 @@ def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
     if not bad:
         return ""
     shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-    return (f"note: {len(bad)} stereocentre(s) inverted in the network output ({shown}); "
+    return (f"{len(bad)} stereocentre(s) inverted in the network output, first frame ({shown}); "
             "--hydrogens, --minimize or --optimize-backbone put them right")
 
 
@@ -517,7 +517,7 @@ class _Runner:
         box = box if box is not None and np.all(box[:3] > 0) else None
         x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit)
         if not self.refine.active:
-            return x, box, float("nan"), _raw_chirality_note(self.plan.assembly.topology, x)
+            return x, box, float("nan"), ""
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
         if self.out_top is None:
             self.out_top, self.variants, self.openmm_top = ref.topology, ref.variants, ref.openmm_topology
@@ -588,9 +588,12 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
         writer = _openmm_writer(runner.openmm_top)  # TER records and CONECTs a force field reads as written
     outputs = write_stream(aa_universe(top), stream(), output, traj_out, len(todo), progress, desc="backmapping",
                            structure_writer=writer)
+    notes = list(runner.plan.notes)
+    if not runner.refine.active:  # raw output: say which centres the network inverted (first frame)
+        notes += [n for n in [_raw_chirality_note(top, first[0])] if n]
     return BackmapReport(
         n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
-        models=[p.spec.name for p in runner.plan.models], notes=runner.plan.notes, outputs=outputs,
+        models=[p.spec.name for p in runner.plan.models], notes=notes, outputs=outputs,
         refined_rmsd=rmsds, refine_summary=first[3],
     )
 
