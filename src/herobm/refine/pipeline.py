@@ -93,9 +93,9 @@ def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = No
     :class:`herobm.assembly.OutputTopology`): (A, 3) Å in, (A, 3) Å out, CA fixed.
     ``phi_psi``: (R, 2) target φ/ψ in radians (NaN = none)."""
     x = np.asarray(positions, dtype=np.float64)
-    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
     if not has_protein_backbone(system):
         return x
+    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
     phi = psi = None
     if phi_psi is not None:
         phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
