@@ -189,24 +189,28 @@ def chirality_centers(residue: Sequence[int], names: Sequence[str], resnames: Se
     return np.asarray(out, dtype=np.int64).reshape(-1, 4)
 
 
+def _neighbour_table(bonds: np.ndarray, n: int) -> np.ndarray:
+    """(n, max degree) bonded neighbours of each atom, in increasing index, padded with -1."""
+    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    pairs = np.concatenate([b, b[:, ::-1]])
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    degree = np.bincount(pairs[:, 0], minlength=n)
+    slot = np.arange(len(pairs)) - np.repeat(np.cumsum(degree) - degree, degree)
+    nbr = np.full((n, int(degree.max()) if len(pairs) else 0), -1, dtype=np.int64)
+    nbr[pairs[:, 0], slot] = pairs[:, 1]
+    return nbr
+
+
 def equivalence_classes(bonds: np.ndarray, elements: Sequence[str], rounds: int = 12) -> np.ndarray:
     """(n,) class label per atom of a molecular graph: colour refinement (Weisfeiler-Lehman)
     from the elements over ``rounds`` bond shells. Atoms an automorphism swaps (the two
     methyls of a valine, the phosphate O13/O14) always share a label; two atoms with
     different labels differ within ``rounds`` bonds of themselves."""
     el = np.asarray([str(e).upper() for e in elements])
-    n = len(el)
     _, label = np.unique(el, return_inverse=True)
-    if n == 0:
+    if len(el) == 0:
         return label.astype(np.int64)
-    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
-    pairs = np.concatenate([b, b[:, ::-1]]) if len(b) else np.zeros((0, 2), dtype=np.int64)
-    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
-    degree = np.bincount(pairs[:, 0], minlength=n)
-    width = int(degree.max()) if len(pairs) else 0
-    slot = np.arange(len(pairs)) - np.repeat(np.cumsum(degree) - degree, degree)
-    nbr = np.full((n, width), -1, dtype=np.int64)
-    nbr[pairs[:, 0], slot] = pairs[:, 1]
+    nbr = _neighbour_table(bonds, len(el))
     for _ in range(rounds):
         shell = np.where(nbr >= 0, label[np.maximum(nbr, 0)], -1)
         key = np.concatenate([label[:, None], np.sort(shell, axis=1)], axis=1)
@@ -232,15 +236,12 @@ def stereocentres(bonds: np.ndarray, elements: Sequence[str], x_ref: np.ndarray,
     if len(el) == 0 or len(b) == 0:
         return np.zeros((0, 4), dtype=np.int64)
     cls = equivalence_classes(b, el)
-    nbrs: list[list[int]] = [[] for _ in range(len(el))]
-    for i, j in b:
-        nbrs[i].append(int(j))
-        nbrs[j].append(int(i))
+    nbr = _neighbour_table(b, len(el))
     quads = []
     for c in np.flatnonzero(el == "C"):
-        nb = sorted(nbrs[c])
-        if len(nb) in (3, 4) and len({int(cls[k]) for k in nb}) == len(nb):
-            quads.append([int(c)] + nb[:3])
+        nb = nbr[c][nbr[c] >= 0]
+        if len(nb) in (3, 4) and len(set(cls[nb].tolist())) == len(nb):
+            quads.append([int(c)] + nb[:3].tolist())
     q = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
     if len(q):
         q = q[np.abs(signed_volumes(np.asarray(x_ref, dtype=np.float64), q, box)) >= min_volume]

@@ -22,19 +22,25 @@ __all__ = ["fix_chirality", "inverted_stereocentres"]
 HYDROGENS = {"CA": ("HA",), "CB": ("HB",), "C2": ("HS",), "C12": ("H12A",)}
 
 
-def inverted_stereocentres(atom_name, atom_residue, residue_name, positions: np.ndarray,
-                           residue_id=None) -> list[str]:
-    """Labels (``POPG 532 C12``: residue name, ``residue_id`` or else position from 1, atom) of
-    the stereocentres of known handedness that are inverted in ``positions`` (Å); nothing moves."""
+def _inverted(atom_name, atom_residue, residue_name, x: np.ndarray):
+    """(names, residue per atom, residue names, quads of the inverted known centres)."""
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
     resnames = np.asarray(residue_name).astype(str)
     quads = chirality_centers(res, names, resnames)
-    if not len(quads):
-        return []
-    vol = signed_volumes(np.asarray(positions, dtype=np.float64), quads)
+    if len(quads):
+        quads = quads[signed_volumes(x, quads) < 0]
+    return names, res, resnames, quads
+
+
+def inverted_stereocentres(atom_name, atom_residue, residue_name, positions: np.ndarray,
+                           residue_id=None) -> list[str]:
+    """Labels (``POPG 532 C12``: residue name, ``residue_id`` or else position from 1, atom) of
+    the stereocentres of known handedness that are inverted in ``positions`` (Å); nothing moves."""
+    names, res, resnames, bad = _inverted(atom_name, atom_residue, residue_name,
+                                          np.asarray(positions, dtype=np.float64))
     ids = np.arange(1, len(resnames) + 1) if residue_id is None else np.asarray(residue_id)
-    return [f"{resnames[res[c]]} {ids[res[c]]} {names[c]}" for c in quads[vol < 0, 0]]
+    return [f"{resnames[res[c]]} {ids[res[c]]} {names[c]}" for c in bad[:, 0]]
 
 
 def fix_chirality(atom_name, atom_residue, residue_name, positions: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -42,18 +48,12 @@ def fix_chirality(atom_name, atom_residue, residue_name, positions: np.ndarray) 
     like ``ALA 12 CA`` or ``POPG 40 C12``). D-residue names are not special-cased: every
     amino acid is made L (the network is trained on L proteins)."""
     x = np.asarray(positions, dtype=np.float64).copy()
-    names = np.asarray(atom_name).astype(str)
-    res = np.asarray(atom_residue, dtype=np.int64)
-    resnames = np.asarray(residue_name).astype(str)
-    quads = chirality_centers(res, names, resnames)
-    if not len(quads):
+    names, res, resnames, bad = _inverted(atom_name, atom_residue, residue_name, x)
+    if not len(bad):
         return x, []
-    vol = signed_volumes(x, quads)
     index = {(int(r), str(n)): i for i, (r, n) in enumerate(zip(res, names))}
     fixed = []
-    for (c, a, b, d), v in zip(quads, vol):
-        if v >= 0:
-            continue
+    for c, a, b, d in bad:
         # the centre is on the wrong side of the plane of its three heavy neighbours:
         # reflect it through that plane (the smallest move that inverts the centre)
         n = np.cross(x[b] - x[a], x[d] - x[a])

@@ -530,18 +530,14 @@ def micro_batches_per_epoch(reader: DatasetReader, frames: Sequence[tuple[str, i
     into (the same :func:`spatial_chunks` / :func:`pack_sizes` as :class:`StepDataset`).
     ``steps``: indices into ``frames`` (:meth:`BeadBatchSampler.all_steps`)."""
     sizes = frame_sizes(reader, frames)
-    chunked: dict[tuple[str, int], int] = {}
     total = 0
     for step in steps:
         if len(step) != 1 or sizes[step[0]] <= max_beads:
             total += 1
             continue
-        key = frames[step[0]]
-        if key not in chunked:
-            s = read_sample(reader, key[0], key[1])
-            chunks = spatial_chunks(s.bead_pos, max_beads, groups=np.asarray(s.bead_residue))
-            chunked[key] = len(pack_sizes([len(c) for c in chunks], max_beads))
-        total += chunked[key]
+        s = read_sample(reader, *frames[step[0]])
+        chunks = spatial_chunks(s.bead_pos, max_beads, groups=np.asarray(s.bead_residue))
+        total += len(pack_sizes([len(c) for c in chunks], max_beads))
     return total
 
 

@@ -239,7 +239,7 @@ def read_config_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if base_path in _seen + (path.resolve(),):
         raise InputError(f"{path}: 'extends: {base}' makes a cycle")
     parent = read_config_yaml(base_path, _seen + (path.resolve(),))
-    merged = {k: v for k, v in parent.items()}
+    merged = dict(parent)
     for section, values in data.items():
         if isinstance(values, dict) and isinstance(parent.get(section), dict):
             merged[section] = {**parent[section], **values}
