@@ -252,3 +252,74 @@ def test_ensemble_members_must_read_the_same_graph(helix):
     assert Ensemble([model_for(mset, **small), model_for(mset, symmetry="E3", **small)]).cfg.symmetry == "E3"
     for pair in ((dict(symmetry="E3"), dict(symmetry="SE3")), (dict(symmetry="SE3"), dict(symmetry="E3"))):
         assert Ensemble([model_for(mset, **small, **kw) for kw in pair]).cfg.symmetry == "SE3"
+
+
+@pytest.fixture(scope="module")
+def ca_helix():
+    """The Cα trace of the same real helix (mapping set 'ca': one bead per residue)."""
+    mset = load_mapping_set("ca")
+    u = mda.Universe(PDB_helix)
+    system = map_atoms(u.select_atoms("protein"), mset)
+    pos = bead_positions(system, u.select_atoms("protein").positions)
+    return mset, system, pos
+
+
+def test_chain_geometry_is_the_virtual_angles_and_dihedrals_of_the_trace(ca_helix):
+    from MDAnalysis.lib.distances import calc_angles, calc_dihedrals
+
+    from herobm.model.network import chain_geometry
+
+    mset, system, pos = ca_helix
+    n = system.n_beads
+    assert np.array_equal(system.bead_residue, np.arange(n))
+    ei, sh = neighbour_list(pos, 10.0)
+    flags = edge_flags(ei, system.bead_residue, system.residue_next, 2)
+    vec = torch.tensor(pos)[ei[1]] - torch.tensor(pos)[ei[0]]
+    f = chain_geometry(vec, torch.as_tensor(ei[0]), torch.as_tensor(flags), n).numpy()
+    assert f.shape == (n, 12)
+    i = np.arange(2, n - 2)  # every quantity defined
+    assert np.all(f[i, 7:] == 1)
+    assert np.allclose(f[i, 0], np.cos(calc_angles(pos[i - 2], pos[i - 1], pos[i])), atol=1e-6)
+    assert np.allclose(f[i, 1], np.cos(calc_angles(pos[i - 1], pos[i], pos[i + 1])), atol=1e-6)
+    assert np.allclose(f[i, 2], np.cos(calc_angles(pos[i], pos[i + 1], pos[i + 2])), atol=1e-6)
+    for col, d in ((3, calc_dihedrals(pos[i - 2], pos[i - 1], pos[i], pos[i + 1])),
+                   (5, calc_dihedrals(pos[i - 1], pos[i], pos[i + 1], pos[i + 2]))):
+        assert np.allclose(f[i, col], np.cos(d), atol=1e-6) and np.allclose(f[i, col + 1], np.sin(d), atol=1e-6)
+    # an α-helix: virtual bond angle ~91°, virtual dihedral ~ +50° (right-handed)
+    assert np.all(np.abs(np.degrees(np.arccos(f[i, 1])) - 91) < 6)
+    assert np.all(np.abs(np.degrees(np.arctan2(f[i, 6], f[i, 5])) - 50) < 10)
+    # chain ends: what needs a missing residue is 0 and flagged undefined
+    assert np.array_equal(f[0, 7:], [0, 0, 1, 0, 0]) and np.all(f[0, :2] == 0) and np.all(f[0, 3:7] == 0)
+    assert np.array_equal(f[1, 7:], [0, 1, 1, 0, 1]) and f[1, 0] == 0 and np.all(f[1, 3:5] == 0)
+    assert np.array_equal(f[n - 1, 7:], [1, 0, 0, 0, 0])
+    # a mirror image keeps the cosines and turns the sines over
+    fm = chain_geometry(-vec, torch.as_tensor(ei[0]), torch.as_tensor(flags), n).numpy()
+    assert np.allclose(fm[:, [0, 1, 2, 3, 5]], f[:, [0, 1, 2, 3, 5]]) and np.allclose(fm[:, [4, 6]], -f[:, [4, 6]])
+
+
+def test_chain_geometry_model_is_equivariant_and_chunks_exactly(ca_helix):
+    from herobm.model.network import N_CHAIN_FEATURES
+
+    mset, system, pos = ca_helix
+    model = model_for(mset, symmetry="SE3", typed_head=True, sequence_range=2, chain_geometry=True)
+    ei, sh = neighbour_list(pos, model.cfg.cutoff)
+    flags = edge_flags(ei, system.bead_residue, system.residue_next, 2)
+    g = Graph(torch.tensor(pos), torch.as_tensor(system.bead_type), torch.as_tensor(ei), torch.tensor(sh),
+              torch.as_tensor(flags))
+    with torch.no_grad():
+        assert_equivariant(model, g)
+        whole = model(g)
+        part = forward_chunked(model, g, spatial_chunks(pos, 4))
+        # the features reach the output: the same weights with theirs zeroed give another answer
+        model.latent0[0].weight[:, -N_CHAIN_FEATURES:] = 0
+        model.chain_self.weight.zero_()
+        model.chain_self.bias.zero_()
+        assert (model(g)["vectors"] - whole["vectors"]).abs().max() > 1e-4
+    assert (whole["vectors"] - part["vectors"]).abs().max() < 1e-10
+
+
+def test_chain_geometry_needs_se3_and_residues_two_away():
+    with pytest.raises(InputError, match="chain_geometry needs symmetry: SE3"):
+        ModelConfig(n_bead_types=3, n_vectors=2, sequence_range=2, chain_geometry=True)
+    with pytest.raises(InputError, match="sequence_range >= 2"):
+        ModelConfig(n_bead_types=3, n_vectors=2, symmetry="SE3", chain_geometry=True)

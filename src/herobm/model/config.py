@@ -45,6 +45,10 @@ class ModelConfig:
     # edge flags mark residues up to this many bonds along/back the chain (1: the bonded
     # neighbours only); a Cα trace gains from knowing which nearby bead is i±2, i±3
     sequence_range: int = 1
+    # SE3, sequence_range >= 2: each bead also reads the shape of the chain around it, from its
+    # edges to the beads of residues i-2 .. i+2 (one bead per residue): the virtual bond angles
+    # at i-1, i, i+1 and (cos, sin) of the virtual dihedrals (i-2, i-1, i, i+1), (i-1, i, i+1, i+2)
+    chain_geometry: bool = False
 
     def __post_init__(self) -> None:
         if self.vector_length not in ("free", "learned"):
@@ -57,6 +61,9 @@ class ModelConfig:
             raise InputError(f"correlation must be 1, 2 or 3, got {self.correlation}")
         if self.sequence_range < 1:
             raise InputError(f"sequence_range must be >= 1, got {self.sequence_range}")
+        if self.chain_geometry and (self.symmetry != "SE3" or self.sequence_range < 2):
+            raise InputError("chain_geometry needs symmetry: SE3 (the sine of a dihedral changes sign in a mirror) "
+                             f"and sequence_range >= 2 (it reads residues i±2), got {self.symmetry} and {self.sequence_range}")
         if self.cutoff <= 0 or self.num_layers < 1 or self.mul < 1 or self.lmax < 1:
             raise InputError("cutoff, num_layers, mul and lmax must be positive (lmax >= 1)")
 

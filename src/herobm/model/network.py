@@ -27,9 +27,11 @@ from e3nn import o3
 from torch import nn
 
 from .config import ModelConfig
-from .graph import Graph, n_edge_flags
+from .graph import EDGE_NEXT, EDGE_PREV, Graph, n_edge_flags
 
-__all__ = ["HEroBMNet", "hidden_irreps", "rotation_only"]
+__all__ = ["HEroBMNet", "hidden_irreps", "rotation_only", "chain_geometry", "N_CHAIN_FEATURES"]
+
+N_CHAIN_FEATURES = 12  # 3 angle cosines, 2 x (cos, sin) dihedrals, 5 "is defined" flags
 
 
 def hidden_irreps(mul: int, lmax: int) -> o3.Irreps:
@@ -61,6 +63,53 @@ class BesselBasis(nn.Module):
         basis = math.sqrt(2 / self.cutoff) * torch.sin(self.freq * rr) / rr
         env = self.envelope(r)
         return basis * env[:, None], env
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+
+
+def _cos_angle(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """cos of the angle a-b-c (vertex b)."""
+    return (_unit(a - b) * _unit(c - b)).sum(-1)
+
+
+def _dihedral_cos_sin(a, b, c, d) -> torch.Tensor:
+    """(cos, sin) of the dihedral a-b-c-d (IUPAC sign), (..., 2); (0, 0) if degenerate."""
+    b1, b2, b3 = b - a, c - b, d - c
+    n1, n2 = torch.cross(b1, b2, dim=-1), torch.cross(b2, b3, dim=-1)
+    x = (n1 * n2).sum(-1)
+    y = (torch.cross(n1, n2, dim=-1) * _unit(b2)).sum(-1)
+    return _unit(torch.stack([x, y], dim=-1))
+
+
+def chain_geometry(vec: torch.Tensor, center: torch.Tensor, edge_flag: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """Shape of the chain around each bead i, from the edge vectors (Å) centred on it to the
+    beads of residues i-2 .. i+2 (edge flags 5, 3, 2, 4): cos of the virtual bond angles at
+    i-1, i, i+1, (cos, sin) of the dihedrals (i-2, i-1, i, i+1) and (i-1, i, i+1, i+2), and one
+    0/1 flag per quantity saying whether its beads are there (chain ends, gaps, residues of more
+    than one bead: 0, with the quantity 0). Invariant under rotations and translations; the sines
+    change sign in a mirror. Uses only edges centred on i, so chunked evaluation is exact."""
+    rel = []  # position of residue i+s relative to bead i, and whether exactly one bead has that flag
+    for flag in (5, EDGE_PREV, EDGE_NEXT, 4):  # i-2, i-1, i+1, i+2
+        sel = edge_flag == flag
+        c = center[sel]
+        count = torch.zeros(n_nodes, dtype=vec.dtype, device=vec.device).index_add(0, c, torch.ones_like(c, dtype=vec.dtype))
+        r = torch.zeros((n_nodes, 3), dtype=vec.dtype, device=vec.device).index_add(0, c, vec[sel])
+        ok = count == 1
+        rel.append((r * ok[:, None], ok))
+    (m2, ok_m2), (m1, ok_m1), (p1, ok_p1), (p2, ok_p2) = rel
+    zero = torch.zeros_like(m1)
+    parts = [
+        (_cos_angle(m2, m1, zero)[:, None], ok_m2 & ok_m1),
+        (_cos_angle(m1, zero, p1)[:, None], ok_m1 & ok_p1),
+        (_cos_angle(zero, p1, p2)[:, None], ok_p1 & ok_p2),
+        (_dihedral_cos_sin(m2, m1, zero, p1), ok_m2 & ok_m1 & ok_p1),
+        (_dihedral_cos_sin(m1, zero, p1, p2), ok_m1 & ok_p1 & ok_p2),
+    ]
+    values = torch.cat([x * ok[:, None].to(x.dtype) for x, ok in parts], dim=-1)
+    defined = torch.stack([ok for _, ok in parts], dim=-1).to(vec.dtype)
+    return torch.cat([values, defined], dim=-1)
 
 
 def mlp(dims: list[int]) -> nn.Sequential:
@@ -167,7 +216,8 @@ class HEroBMNet(nn.Module):
         self.radial = BesselBasis(cfg.cutoff, cfg.num_basis, cfg.envelope_p)
         self.type_embed = nn.Embedding(cfg.n_bead_types, cfg.type_embed_dim)
         self.flag_embed = nn.Embedding(n_edge_flags(cfg.sequence_range), cfg.type_embed_dim)
-        self.latent0 = mlp([3 * cfg.type_embed_dim + cfg.num_basis, cfg.latent_dim, cfg.latent_dim])
+        n_chain = N_CHAIN_FEATURES if cfg.chain_geometry else 0
+        self.latent0 = mlp([3 * cfg.type_embed_dim + cfg.num_basis + n_chain, cfg.latent_dim, cfg.latent_dim])
         self.v0_weights = nn.Linear(cfg.latent_dim, cfg.mul * self.irreps_sh.num_irreps)
         self.v0_linear = o3.Linear(o3.Irreps([(cfg.mul, ir) for _, ir in self.irreps_sh]), self.irreps)
         self.layers = nn.ModuleList([Layer(cfg, self.irreps_sh, self.irreps) for _ in range(cfg.num_layers)])
@@ -187,6 +237,7 @@ class HEroBMNet(nn.Module):
             c = len(self.vector_channels) // 3
             self.type_mix = nn.Parameter(torch.zeros(cfg.n_bead_types, n, c))
         self.node_self = nn.Embedding(cfg.n_bead_types, cfg.mul)  # bead-type bias on the node scalars
+        self.chain_self = nn.Linear(N_CHAIN_FEATURES, cfg.mul) if cfg.chain_geometry else None
         self.scalar_slice = self.irreps.slices()[[ir for _, ir in self.irreps].index(o3.Irrep("0e"))]
         self.log_length = nn.Parameter(torch.zeros(cfg.n_bead_types, n))
 
@@ -201,9 +252,12 @@ class HEroBMNet(nn.Module):
         rbf, env = self.radial(r)
         y = self.sh(vec)
         sh_blocks = [y[:, s] for s in self.irreps_sh.slices()]
-        h = self.latent0(
-            torch.cat([self.type_embed(types[center]), self.type_embed(types[nbr]), self.flag_embed(graph.edge_flag), rbf], -1)
-        ) * env[:, None]
+        edge_in = [self.type_embed(types[center]), self.type_embed(types[nbr]), self.flag_embed(graph.edge_flag), rbf]
+        chain = None
+        if self.chain_self is not None:  # invariant shape of the chain around the centre bead
+            chain = chain_geometry(vec, center, graph.edge_flag, n_nodes)
+            edge_in.append(chain[center])
+        h = self.latent0(torch.cat(edge_in, -1)) * env[:, None]
         w = self.v0_weights(h).view(-1, self.cfg.mul, self.irreps_sh.num_irreps)
         v0 = torch.cat([(w[:, :, l, None] * yl[:, None, :]).reshape(len(h), -1) for l, yl in enumerate(sh_blocks)], -1)
         v = self.v0_linear(v0 * env[:, None])
@@ -215,7 +269,8 @@ class HEroBMNet(nn.Module):
         if b is None:  # pragma: no cover - num_layers >= 1
             b = torch.zeros_like(pooled)
         sl = self.scalar_slice
-        b = torch.cat([b[:, : sl.start], b[:, sl] + self.node_self(types), b[:, sl.stop :]], dim=-1)
+        bias = self.node_self(types) if chain is None else self.node_self(types) + self.chain_self(chain)
+        b = torch.cat([b[:, : sl.start], b[:, sl] + bias, b[:, sl.stop :]], dim=-1)
         out = self.head(torch.cat([pooled, b], dim=-1))
         n = self.cfg.n_vectors
         scale = out[:, :n]

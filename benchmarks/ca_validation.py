@@ -1,0 +1,123 @@
+"""Score Cα models on the folded chains of a dataset's validation split (docs/models.md).
+
+Each chain's Cα atoms are backmapped (raw network output, ``--no-optimize-backbone`` unless
+``--optimize-backbone``) and compared with the chain's heavy atoms by ``herobm evaluate``
+(no superposition, symmetric side-chain atoms matched). Printed per model: the backbone
+RMSD over all chains pooled (and of N, C, O alone) and the mean of the chains' heavy-atom
+RMSD. This is how the Cα recipes are compared and selected; adenylate kinase is not used.
+
+    python benchmarks/ca_validation.py --dataset WORK/datasets/ca-protein runs/a/best.pt \
+        src/herobm/models/data/ca-protein.pt src/herobm/models/data/ca-protein.pt:0
+
+``CKPT:k`` scores network k of an ensemble checkpoint alone; ``A+B+C`` averages the networks
+of several checkpoints (as ``scripts/ship_model.py --member`` would ship them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
+import torch
+
+from herobm.backmap import backmap
+from herobm.evaluate import evaluate, match_structures
+from herobm.io import load_universe
+from herobm.train.checkpoint import load_checkpoint, network_entries
+
+NETWORK_KEYS = ("model_config", "model_state", "train_config", "epoch", "best_metric", "metric_name")
+
+
+def validation_chains(dataset: Path, pattern: str) -> list[Path]:
+    """The corpus inputs of the dataset's validation split whose path contains ``pattern``."""
+    splits = json.loads((dataset / "corpus_splits.json").read_text())
+    return sorted(Path(p) for p, split in splits.items() if split == "val" and pattern in p)
+
+
+def model_file(spec: str, folder: Path) -> Path:
+    """A checkpoint file for ``spec``: a path, ``PATH:k`` (network k alone) or ``A+B`` (averaged)."""
+    parts = spec.split("+")
+    entries = []
+    for part in parts:
+        path, _, member = part.partition(":") if not Path(part).exists() else (part, "", "")
+        ckpt = load_checkpoint(path)
+        nets = network_entries(ckpt)
+        chosen = [nets[int(member)]] if member else nets
+        entries += [{k: n.get(k) for k in NETWORK_KEYS} for n in chosen]
+        base = ckpt
+    if len(parts) == 1 and ":" not in spec:
+        return Path(spec)
+    out = {k: v for k, v in base.items() if k != "ensemble"}
+    out.update(entries[0])
+    if len(entries) > 1:
+        out["ensemble"] = entries[1:]
+    path = folder / f"model{abs(hash(spec))}.pt"
+    torch.save(out, path)
+    return path
+
+
+def prepare(chain: Path, folder: Path) -> tuple[Path, Path]:
+    """(Cα trace, heavy-atom reference) PDB files of the protein of ``chain``."""
+    u = mda.Universe(str(chain))
+    protein = u.select_atoms("protein and not name H* and not altloc B C")
+    stem = chain.name.split(".")[0]
+    ref, ca = folder / f"{stem}_ref.pdb", folder / f"{stem}_ca.pdb"
+    protein.write(str(ref))
+    protein.select_atoms("name CA").write(str(ca))
+    return ca, ref
+
+
+def score(model: Path, chains: list[tuple[str, Path, Path]], folder: Path, optimize_backbone: bool) -> dict:
+    """Backmap every chain with ``model`` and pool the backbone deviations."""
+    sq: dict[str, list[float]] = {"backbone": [], "N": [], "C": [], "O": []}
+    heavy = []
+    per_chain = {}
+    for name, ca, ref in chains:
+        out = folder / f"{name}_{model.stem}.pdb"
+        backmap(str(ca), str(model), str(out), optimize_backbone=optimize_backbone, device="auto")
+        res = evaluate(str(out), str(ref))
+        m = match_structures(load_universe(str(out)), load_universe(str(ref)))
+        d2 = np.sum((m.pred.positions - m.ref.positions) ** 2, axis=1)
+        for atom in ("N", "C", "O"):
+            sq[atom] += list(d2[m.names == atom])
+        sq["backbone"] += list(d2[np.isin(m.names, ("N", "CA", "C", "O"))])
+        heavy.append(res.metrics["rmsd_heavy"])
+        per_chain[name] = (res.metrics["rmsd_backbone"], res.metrics["rmsd_heavy"])
+    out = {k: float(np.sqrt(np.mean(v))) for k, v in sq.items()}
+    out["heavy_mean"] = float(np.mean(heavy))
+    out["chains"] = per_chain
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="+", help="checkpoint, CKPT:k (network k) or A+B (averaged)")
+    ap.add_argument("--dataset", required=True, type=Path, help="a Cα dataset folder (its corpus_splits.json)")
+    ap.add_argument("--pattern", default="/dssp/", help="which validation inputs are the folded chains")
+    ap.add_argument("--optimize-backbone", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the scores here")
+    a = ap.parse_args(argv)
+    files = validation_chains(a.dataset, a.pattern)
+    if not files:
+        sys.exit(f"Error: no validation input of {a.dataset} matches '{a.pattern}'")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        chains = [(f.name.split(".")[0], *prepare(f, folder)) for f in files]
+        print(f"{len(chains)} chains: {', '.join(c[0] for c in chains)}")
+        for spec in a.models:
+            r = score(model_file(spec, folder), chains, folder, a.optimize_backbone)
+            results[spec] = r
+            print(f"{spec}: backbone {r['backbone']:.3f} (N {r['N']:.3f} / C {r['C']:.3f} / O {r['O']:.3f}) Å, "
+                  f"heavy (mean over chains) {r['heavy_mean']:.3f} Å", flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
