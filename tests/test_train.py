@@ -184,6 +184,38 @@ def test_loss_is_zero_for_the_truth(frames):
 
 
 
+def test_atom_weights_weigh_the_position_loss_by_atom_name(dataset):
+    """train.atom_weights {O: 4}: the position term is the weighted mean of the squared errors
+    (O counted four times), computed here by hand from atom names; the logged heavy-atom RMSD
+    stays the plain one."""
+    reader = DatasetReader(dataset)
+    key = (next(s.name for s in reader.systems if s.split == "train"), 0)
+    plain, weighted = FrameSource(reader, 8.0)[key], FrameSource(reader, 8.0, atom_weights={"O": 4.0})[key]
+    topo = reader.topology(key[0])
+    names = topo["atom_name"][topo["rebuilt_atoms"]]
+    assert plain.atom_loss_weight is None and np.array_equal(weighted.atom_loss_weight, np.where(names == "O", 4.0, 1.0))
+    assert (names == "O").sum() > 5
+    err = torch.as_tensor(np.random.default_rng(0).normal(0, 0.3, (plain.n_beads,) + plain.vectors.shape[1:]))
+    out = {}
+    for label, f in (("plain", plain), ("weighted", weighted)):
+        batch = make_batch([Piece(f)], dtype=torch.float64)
+        d = batch.dihedrals
+        pred = {"vectors": batch.vectors + err, "dihedrals": torch.stack([torch.cos(d), torch.sin(d)], -1)}
+        out[label] = compute_loss(pred, batch, LossConfig())[1]
+        sq = ((rebuild_atoms(batch.graph.pos, pred["vectors"], batch.index) - batch.atom_pos) ** 2).sum(-1).numpy()
+    w = np.where(names == "O", 4.0, 1.0)
+    assert out["weighted"]["position"] == pytest.approx(float((w * sq).sum() / w.sum()), rel=1e-9)
+    assert out["plain"]["position"] == pytest.approx(float(sq.mean()), rel=1e-9)
+    assert out["weighted"]["position"] != pytest.approx(out["plain"]["position"], rel=1e-3)
+    assert out["weighted"]["rmsd_heavy"] == pytest.approx(out["plain"]["rmsd_heavy"], rel=1e-12)
+    core = np.arange(weighted.n_beads // 2)
+    chunk = make_batch([Piece(weighted, core)], dtype=torch.float64)
+    assert set(np.unique(chunk.atom_weight.numpy())) == {1.0, 4.0}  # a chunk keeps its atoms' weights
+    for bad in ({"O": 0}, {"O": "heavy"}, [4]):
+        with pytest.raises(InputError, match="atom_weights"):
+            RunConfig.from_dict({"train": {"atom_weights": bad}})
+
+
 def test_bead_noise_moves_inputs_not_targets(frames):
     """train.bead_noise: every input bead moves by N(0, σ²) per axis, the targets stay; the true
     vectors then rebuild every atom displaced exactly by its bead's noise (a denoising task)."""

@@ -81,6 +81,7 @@ class FrameData:
     slot_weight: np.ndarray
     bonds: np.ndarray  # (nb, 2)
     angles: np.ndarray  # (na, 3)
+    atom_loss_weight: np.ndarray | None = None  # (A,) weight in the position loss (train.atom_weights); None: 1
 
     @property
     def n_beads(self) -> int:
@@ -91,9 +92,11 @@ class FrameData:
         return len(self.atom_pos)
 
 
-def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float, sequence_range: int = 1) -> FrameData:
+def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float, sequence_range: int = 1,
+               atom_weights: dict[str, float] | None = None) -> FrameData:
     """Read one frame of a dataset and build its neighbour list at ``cutoff`` Å (edge flags
-    up to ``sequence_range`` residues along the chain)."""
+    up to ``sequence_range`` residues along the chain). ``atom_weights``: position-loss weight
+    per rebuilt atom name (others 1)."""
     s = read_sample(reader, system, frame)
     topo = reader.topology(system)
     names = topo["atom_name"][topo["rebuilt_atoms"]]
@@ -130,6 +133,8 @@ def make_frame(reader: DatasetReader, system: str, frame: int, cutoff: float, se
         slot_weight=np.asarray(s.slot_weight, dtype=np.float64),
         bonds=i64(s.bonds).reshape(-1, 2),
         angles=i64(s.angles).reshape(-1, 3),
+        atom_loss_weight=(np.array([atom_weights.get(str(n), 1.0) for n in names], dtype=np.float64)
+                          if atom_weights else None),
     )
 
 
@@ -200,10 +205,11 @@ class FrameSource:
     ``sequence_range`` residues along the chain (the model's ``sequence_range``)."""
 
     def __init__(self, reader: DatasetReader | str, cutoff: float, cache_beads: int = 1_000_000,
-                 sequence_range: int = 1):
+                 sequence_range: int = 1, atom_weights: dict[str, float] | None = None):
         self.reader = reader if isinstance(reader, DatasetReader) else DatasetReader(reader)
         self.cutoff = float(cutoff)
         self.sequence_range = int(sequence_range)
+        self.atom_weights = dict(atom_weights or {})
         self.cache_beads = int(cache_beads)
         self._cache: OrderedDict[tuple[str, int], FrameData] = OrderedDict()
         self._cached_beads = 0
@@ -213,7 +219,7 @@ class FrameSource:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        fd = make_frame(self.reader, key[0], key[1], self.cutoff, self.sequence_range)
+        fd = make_frame(self.reader, key[0], key[1], self.cutoff, self.sequence_range, self.atom_weights)
         if self.cache_beads > 0 and fd.n_beads <= self.cache_beads:
             self._cache[key] = fd
             self._cached_beads += fd.n_beads
@@ -251,15 +257,15 @@ def _move_index(index: RebuildIndex, device) -> RebuildIndex:
 class Batch:
     """Model input and loss targets of several pieces (node, slot and atom indices offset).
 
-    ``atom_weight`` is 1 for atoms that count in the loss (rebuilt from core beads only)
-    and 0 for the others; bonds and angles list only counted atoms; ``vector_mask`` and
+    ``atom_weight`` is the position-loss weight of atoms that count in the loss (rebuilt from
+    core beads only; 1 unless ``train.atom_weights`` names the atom) and 0 for the others; bonds and angles list only counted atoms; ``vector_mask`` and
     ``dihedral_mask`` are False on halo beads.
     """
 
     graph: Graph
     index: RebuildIndex
     atom_pos: torch.Tensor  # (A, 3) target positions, Å
-    atom_weight: torch.Tensor  # (A,) 1 = counts in the loss
+    atom_weight: torch.Tensor  # (A,) > 0: counts in the loss, with this weight in the position term
     atom_heavy: torch.Tensor  # (A,) bool
     bonds: torch.Tensor  # (nb, 2) long
     angles: torch.Tensor  # (na, 3) long
@@ -354,7 +360,7 @@ def _piece_arrays(p: Piece) -> dict:
         slot_atom=atom_relabel[f.slot_atom[slot_ids]],
         slot_weight=f.slot_weight[slot_ids],
         atom_pos=f.atom_pos[atoms],
-        atom_weight=counted.astype(np.float64),
+        atom_weight=counted * (1.0 if f.atom_loss_weight is None else f.atom_loss_weight[atoms]),
         atom_heavy=f.atom_heavy[atoms],
         bonds=atom_relabel[bonds].reshape(-1, 2),
         angles=atom_relabel[angles].reshape(-1, 3),

@@ -16,6 +16,7 @@ the current working directory.
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -65,6 +66,8 @@ class TrainConfig:
     init_member: int = 0  # which network of an ensemble checkpoint init_from names (0 = the first)
     bead_noise: float = 0.0  # Å: training steps move every input bead by Gaussian noise of this standard
     #                          deviation (per axis); the atoms to rebuild stay where they are (denoising)
+    atom_weights: dict[str, float] = field(default_factory=dict)  # weight of rebuilt atoms of these names in
+    #                                   the position loss (others 1), e.g. {O: 4} for the carbonyl O of a Cα model
     # loss (see herobm.train.loss; defaults are LossConfig's, declared once there)
     w_position: float = _LOSS.w_position
     w_bond: float = _LOSS.w_bond
@@ -96,6 +99,17 @@ class TrainConfig:
         if self.bead_noise > 0 and self.w_vector > 0:
             raise InputError("train.bead_noise needs train.w_vector: 0 (the true vectors start at the "
                              "noise-free beads)")
+        if not isinstance(self.atom_weights, dict):
+            raise InputError(f"train.atom_weights must map atom names to weights, e.g. {{O: 4}}, got '{self.atom_weights}'")
+        weights = {}
+        for name, w in self.atom_weights.items():
+            try:
+                weights[str(name)] = float(w)
+            except (TypeError, ValueError):
+                raise InputError(f"train.atom_weights.{name}: '{w}' is not a number") from None
+            if not (math.isfinite(weights[str(name)]) and weights[str(name)] > 0):
+                raise InputError(f"train.atom_weights.{name} must be a positive number, got {w}")
+        object.__setattr__(self, "atom_weights", weights)
         if self.init_member < 0:
             raise InputError(f"train.init_member must be >= 0, got {self.init_member}")
         if self.time_budget_min is not None and self.time_budget_min <= 0:
@@ -139,6 +153,8 @@ def _checked(cls, d: dict, section: str, exclude: tuple[str, ...] = ()) -> dict:
 
 
 def _coerce(v, hint, name: str):
+    if typing.get_origin(hint) is dict:  # checked by the dataclass itself
+        return v
     args = typing.get_args(hint)
     if v is None:
         if type(None) in args:

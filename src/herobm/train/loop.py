@@ -376,7 +376,7 @@ def _train(run: RunConfig, dev: torch.device, d: _Dist, resume, progress: bool, 
 
     trained_types = sorted({int(t) for rec in reader.split(tc.train_split)
                             for t in np.unique(reader.topology(rec.name)["bead_type"])})
-    source = FrameSource(reader, mcfg.cutoff, tc.cache_beads, mcfg.sequence_range)
+    source = FrameSource(reader, mcfg.cutoff, tc.cache_beads, mcfg.sequence_range, tc.atom_weights)
     train_ds = StepDataset(source, train_frames, tc.max_beads, dtype)
     val_ds = StepDataset(source, val_frames, tc.max_beads, dtype)
     train_sampler = BeadBatchSampler(frame_sizes(reader, train_frames), tc.max_beads, shuffle=True, seed=tc.seed,

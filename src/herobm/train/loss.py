@@ -10,8 +10,9 @@ normalisers and their losses add up to the loss of the whole step::
          + w_dih   * [mean_φ (1 - cos(φ̂ - φ)) + mean_ψ (1 - cos(ψ̂ - ψ))]
          + w_vec   * Σ |v̂ - v|² / (number of true vectors)                         (Å², off by default)
 
-``w_a`` is :attr:`Batch.atom_weight` (1 for atoms rebuilt from core beads only); the
-heavy-atom RMSD reported for logging is sqrt of the position term over non-hydrogens.
+``w_a`` is :attr:`Batch.atom_weight` (atoms rebuilt from core beads only: 1, or the weight
+``train.atom_weights`` gives their name); the heavy-atom RMSD reported for logging is the
+unweighted RMSD of those atoms' non-hydrogens.
 The hinges are squared, so their gradient vanishes continuously at the tolerance.
 """
 
@@ -61,7 +62,7 @@ def batch_counts(batch: Batch) -> dict[str, float]:
     w = batch.atom_weight
     return {
         "n_atoms": float(w.sum()),
-        "n_heavy": float((w * batch.atom_heavy).sum()),
+        "n_heavy": float(((w > 0) & batch.atom_heavy).sum()),
         "n_bonds": float(len(batch.bonds)),
         "n_angles": float(len(batch.angles)),
         "n_phi": float(batch.dihedral_mask[:, 0].sum()),
@@ -85,7 +86,8 @@ def loss_sums(out: dict[str, torch.Tensor], batch: Batch, cfg: LossConfig) -> di
     pred = rebuild_atoms(batch.graph.pos, out["vectors"], batch.index)
     w = batch.atom_weight.to(pred.dtype)
     sq = ((pred - x) ** 2).sum(-1)
-    sums = {"position": (w * sq).sum(), "heavy": (w * batch.atom_heavy * sq).sum().detach()}
+    counted = (w > 0).to(pred.dtype)  # the logged heavy-atom RMSD is unweighted
+    sums = {"position": (w * sq).sum(), "heavy": (counted * batch.atom_heavy * sq).sum().detach()}
 
     b = batch.bonds
     d_pred = _norm(pred[b[:, 0]] - pred[b[:, 1]])
