@@ -2,7 +2,7 @@
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
 # validation membranes ~35 min (17 min per system on one core); longer POPG/POPE runs ~76 min;
-# martini3-protein ~93 min beside ca-protein 3 x ~33 min (an ensemble of three seeds); martini3-lipids ~70 min beside
+# martini3-protein ~93 min beside ca-protein 3 x ~27-33 min (an ensemble of three seeds); martini3-lipids ~70 min beside
 # example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
 W=${1:-work}
