@@ -26,14 +26,19 @@ def make_graph(pos, types, cutoff, box=None, residues=None, nxt=None, dtype=torc
                  torch.tensor(sh, dtype=dtype), torch.as_tensor(edge_flags(ei, residues, nxt)))
 
 
-@pytest.fixture(scope="module")
-def helix():
-    """Martini 3 beads of a real helical peptide, with residue links."""
-    mset = load_mapping_set("martini3")
+def helix_beads(mapping: str):
+    """(mapping set, bead system, bead positions) of a real helical peptide, with residue links."""
+    mset = load_mapping_set(mapping)
     u = mda.Universe(PDB_helix)
     system = map_atoms(u.select_atoms("protein"), mset)
     pos = bead_positions(system, u.select_atoms("protein").positions)
     return mset, system, pos
+
+
+@pytest.fixture(scope="module")
+def helix():
+    """Martini 3 beads of a real helical peptide."""
+    return helix_beads("martini3")
 
 
 def model_for(mset, **kw):
@@ -257,11 +262,7 @@ def test_ensemble_members_must_read_the_same_graph(helix):
 @pytest.fixture(scope="module")
 def ca_helix():
     """The Cα trace of the same real helix (mapping set 'ca': one bead per residue)."""
-    mset = load_mapping_set("ca")
-    u = mda.Universe(PDB_helix)
-    system = map_atoms(u.select_atoms("protein"), mset)
-    pos = bead_positions(system, u.select_atoms("protein").positions)
-    return mset, system, pos
+    return helix_beads("ca")
 
 
 def test_chain_geometry_is_the_virtual_angles_and_dihedrals_of_the_trace(ca_helix):
