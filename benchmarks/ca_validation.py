@@ -41,17 +41,15 @@ def validation_chains(dataset: Path, pattern: str) -> list[Path]:
 
 def model_file(spec: str, folder: Path) -> Path:
     """A checkpoint file for ``spec``: a path, ``PATH:k`` (network k alone) or ``A+B`` (averaged)."""
-    parts = spec.split("+")
+    if Path(spec).exists():
+        return Path(spec)
     entries = []
-    for part in parts:
+    for part in spec.split("+"):
         path, _, member = part.partition(":") if not Path(part).exists() else (part, "", "")
-        ckpt = load_checkpoint(path)
-        nets = network_entries(ckpt)
+        base = load_checkpoint(path)
+        nets = network_entries(base)
         chosen = [nets[int(member)]] if member else nets
         entries += [{k: n.get(k) for k in NETWORK_KEYS} for n in chosen]
-        base = ckpt
-    if len(parts) == 1 and ":" not in spec:
-        return Path(spec)
     out = {k: v for k, v in base.items() if k != "ensemble"}
     out.update(entries[0])
     if len(entries) > 1:

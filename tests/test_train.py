@@ -483,6 +483,30 @@ def test_ship_model_with_members(smoke_run, dataset, tmp_path):
                                  "--dataset", str(dataset), "--out", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode != 0 and "member 1: cutoff 6.0 differs" in r.stderr and "Traceback" not in r.stderr
 
+def test_ca_validation_model_specs(smoke_run, tmp_path, load_script):
+    """benchmarks/ca_validation.py: ``A+B`` is one checkpoint averaging both networks, ``A+B:1``
+    keeps network 1 of B, a plain path is used as it is; the validation chains are the
+    val-split inputs of the dataset matching the pattern."""
+    from herobm.model import Ensemble
+
+    cv = load_script("ca_validation", "benchmarks")
+    out, _, _ = smoke_run
+    best, last = str(out / "best.pt"), str(out / "last.pt")
+    assert cv.model_file(best, tmp_path) == Path(best)
+    pair = cv.model_file(f"{best}+{last}", tmp_path)
+    model, _ = load_model(pair, device="cpu")
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    state = load_checkpoint(last)["model_state"]
+    one = cv.model_file(f"{pair}:1", tmp_path)
+    single, _ = load_model(one, device="cpu")
+    assert not isinstance(single, Ensemble)
+    assert all(torch.equal(v, state[k]) for k, v in load_checkpoint(one)["model_state"].items())
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "corpus_splits.json").write_text(
+        '{"/d/dssp/1abc.pdb.gz": "val", "/d/dssp/2abc.pdb.gz": "train", "/d/pep.pdb": "val"}')
+    assert cv.validation_chains(tmp_path / "ds", "/dssp/") == [Path("/d/dssp/1abc.pdb.gz")]
+
+
 def test_chunk_steps_step_once_per_micro_batch(dataset, tmp_path):
     """With train.chunk_steps a frame larger than max_beads gives one optimizer step per chunk:
     more steps per epoch than frames, the same number of micro-batches either way."""

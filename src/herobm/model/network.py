@@ -15,7 +15,9 @@ mirrored dihedrals. With ``symmetry="SE3"`` the head reads the hidden irreps
 without parity (pseudo-vectors such as cross products may become output
 vectors, sin becomes 0e): equivariant under rotations and translations only,
 so handedness (L-amino acids) can be learned from any neighbourhood. With
-``typed_head`` each bead type mixes the vector channels with its own weights.
+``typed_head`` each bead type mixes the vector channels with its own weights. With
+``chain_geometry`` (SE3) each bead also reads the virtual angles and dihedrals of the chain
+of single-bead residues around it (a Cα trace) as invariant inputs.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def chain_geometry(vec: torch.Tensor, center: torch.Tensor, edge_flag: torch.Ten
     than one bead: 0, with the quantity 0). Invariant under rotations and translations; the sines
     change sign in a mirror. Uses only edges centred on i, so chunked evaluation is exact."""
     rel = []  # position of residue i+s relative to bead i, and whether exactly one bead has that flag
-    for flag in (5, EDGE_PREV, EDGE_NEXT, 4):  # i-2, i-1, i+1, i+2
+    for flag in (2 * 2 + 1, EDGE_PREV, EDGE_NEXT, 2 * 2):  # i-2, i-1, i+1, i+2 (graph.edge_flags)
         sel = edge_flag == flag
         c = center[sel]
         count = torch.zeros(n_nodes, dtype=vec.dtype, device=vec.device).index_add(0, c, torch.ones_like(c, dtype=vec.dtype))

@@ -258,8 +258,9 @@ class Batch:
     """Model input and loss targets of several pieces (node, slot and atom indices offset).
 
     ``atom_weight`` is the position-loss weight of atoms that count in the loss (rebuilt from
-    core beads only; 1 unless ``train.atom_weights`` names the atom) and 0 for the others; bonds and angles list only counted atoms; ``vector_mask`` and
-    ``dihedral_mask`` are False on halo beads.
+    core beads only; 1 unless ``train.atom_weights`` names the atom) and 0 for the others;
+    bonds and angles list only counted atoms; ``vector_mask`` and ``dihedral_mask`` are False
+    on halo beads.
     """
 
     graph: Graph
