@@ -2,7 +2,7 @@
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
 # validation membranes ~35 min (17 min per system on one core); longer POPG/POPE runs ~76 min;
-# martini3-protein ~93 min beside ca-protein 3 x ~27-33 min (an ensemble of three seeds); martini3-lipids ~70 min beside
+# martini3-protein ~93 min beside ca-protein 4 x ~23-33 min (an ensemble of five seeds; the fifth beside martini3-lipids); martini3-lipids ~70 min beside
 # example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min (docs/models.md). Needs RDKit for the ligand conformers.
 set -euo pipefail
 W=${1:-work}
@@ -23,12 +23,13 @@ train() {  # MODEL RUN [--set ...]: one training on 1 thread
   local m=$1 run=$2; shift 2
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$run" "$@"
 }
-# two at a time on 2 cores: martini3-protein beside the three ca-protein networks (seeds 0, 1, 2,
-# one after another), then martini3-lipids beside example-ligand and the second lipid network (seed 1)
+# two at a time on 2 cores: martini3-protein beside four of the five ca-protein networks (seeds 0-3,
+# one after another), then martini3-lipids and the fifth (seed 4) beside example-ligand and the second
+# lipid network (seed 1)
 train martini3-protein martini3-protein &
-train ca-protein ca-protein && for s in 1 2; do train ca-protein ca-protein-seed$s --set train.seed=$s; done
+train ca-protein ca-protein && for s in 1 2 3; do train ca-protein ca-protein-seed$s --set train.seed=$s; done
 wait
-train martini3-lipids martini3-lipids &
+{ train martini3-lipids martini3-lipids && train ca-protein ca-protein-seed4 --set train.seed=4; } &
 train example-ligand example-ligand && train martini3-lipids martini3-lipids-seed1 --set train.seed=1
 wait
 # second stage: each lipid network fine-tuned on the data with the longer MD runs (~38 min, side by side)
@@ -40,9 +41,9 @@ for s in 0 1; do
 done
 wait
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
-  extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 3 networks averaged
-  [[ $m == ca-protein ]] && extra=(--optimize-backbone --member "$W/runs/ca-protein-seed1/best.pt"
-                                   --member "$W/runs/ca-protein-seed2/best.pt")
+  extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 5 networks averaged
+  [[ $m == ca-protein ]] && extra=(--optimize-backbone)
+  [[ $m == ca-protein ]] && for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
   run=$m data="$W/datasets/$m"
   [[ $m == martini3-lipids ]] && run=martini3-lipids-ft0 data="$W/datasets-long/$m" \
       extra=(--member "$W/runs/martini3-lipids-ft1/best.pt")  # 2 fine-tuned networks averaged
