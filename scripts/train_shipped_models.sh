@@ -42,8 +42,9 @@ done
 wait
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
   extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 5 networks averaged
-  [[ $m == ca-protein ]] && extra=(--optimize-backbone)
-  [[ $m == ca-protein ]] && for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
+  if [[ $m == ca-protein ]]; then
+    extra=(--optimize-backbone); for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
+  fi
   run=$m data="$W/datasets/$m"
   [[ $m == martini3-lipids ]] && run=martini3-lipids-ft0 data="$W/datasets-long/$m" \
       extra=(--member "$W/runs/martini3-lipids-ft1/best.pt")  # 2 fine-tuned networks averaged

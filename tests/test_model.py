@@ -14,6 +14,7 @@ from herobm.errors import InputError
 from herobm.mapping import load_mapping_set
 from herobm.model import Graph, HEroBMNet, ModelConfig, edge_flags, neighbour_list
 from herobm.model.chunking import forward_chunked, spatial_chunks
+from herobm.model.graph import EDGE_NEXT, EDGE_PREV, sequence_flag
 from herobm.system import map_atoms
 from herobm.testing import assert_equivariant
 
@@ -121,6 +122,10 @@ def test_sequence_range_flags_follow_the_chain(helix):
     assert np.all(fb[across] == 0) and np.array_equal(fb[~across], f3[~across])
     with pytest.raises(ValueError, match="sequence_range"):
         edge_flags(ei, res, nxt, sequence_range=0)
+    # the rule as one function (chain_geometry reads i±1, i±2 through it)
+    assert [sequence_flag(s) for s in (1, -1, 2, -2, 3, -3)] == [EDGE_NEXT, EDGE_PREV, 4, 5, 6, 7]
+    with pytest.raises(ValueError, match="EDGE_SAME"):
+        sequence_flag(0)
 
 
 def test_sequence_range_model_is_equivariant(helix):

@@ -483,6 +483,7 @@ def test_ship_model_with_members(smoke_run, dataset, tmp_path):
                                  "--dataset", str(dataset), "--out", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode != 0 and "member 1: cutoff 6.0 differs" in r.stderr and "Traceback" not in r.stderr
 
+
 def test_ca_validation_model_specs(smoke_run, tmp_path, load_script):
     """benchmarks/ca_validation.py: ``A+B`` is one checkpoint averaging both networks, ``A+B:1``
     keeps network 1 of B, a plain path is used as it is; the validation chains are the

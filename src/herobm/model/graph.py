@@ -9,13 +9,21 @@ import torch
 from MDAnalysis.lib.distances import self_capped_distance, transform_RtoS, triclinic_vectors
 
 __all__ = [
-    "Graph", "neighbour_list", "edge_flags", "n_edge_flags",
+    "Graph", "neighbour_list", "edge_flags", "n_edge_flags", "sequence_flag",
     "EDGE_SAME", "EDGE_NEXT", "EDGE_PREV", "EDGE_OTHER",
 ]
 
 # edge categories fed to the network: bead j relative to centre bead i. With a sequence
 # range k > 1, flags 2s / 2s+1 mark the residue s bonds further along / back the chain (s <= k).
 EDGE_OTHER, EDGE_SAME, EDGE_NEXT, EDGE_PREV = 0, 1, 2, 3
+
+
+def sequence_flag(s: int) -> int:
+    """Edge flag of the residue ``s`` bonds along (s > 0) or back (s < 0) the chain from the
+    centre's: 2|s| or 2|s| + 1 (s = ±1 gives EDGE_NEXT / EDGE_PREV)."""
+    if s == 0:
+        raise ValueError("sequence_flag: s must not be 0 (the centre's own residue is EDGE_SAME)")
+    return 2 * abs(s) + (s < 0)
 
 
 def n_edge_flags(sequence_range: int = 1) -> int:
@@ -86,6 +94,6 @@ def edge_flags(edge_index: np.ndarray, bead_residue: np.ndarray, residue_next: n
     for s in range(1, sequence_range + 1):
         ahead = np.where(ahead >= 0, nxt[np.maximum(ahead, 0)], -1)
         behind = np.where(behind >= 0, nxt[np.maximum(behind, 0)], -1)
-        out[(out == EDGE_OTHER) & (ahead == rj)] = 2 * s
-        out[(out == EDGE_OTHER) & (behind == ri)] = 2 * s + 1
+        out[(out == EDGE_OTHER) & (ahead == rj)] = sequence_flag(s)
+        out[(out == EDGE_OTHER) & (behind == ri)] = sequence_flag(-s)
     return out

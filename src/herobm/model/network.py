@@ -29,7 +29,7 @@ from e3nn import o3
 from torch import nn
 
 from .config import ModelConfig
-from .graph import EDGE_NEXT, EDGE_PREV, Graph, n_edge_flags
+from .graph import Graph, n_edge_flags, sequence_flag
 
 __all__ = ["HEroBMNet", "hidden_irreps", "rotation_only", "chain_geometry", "N_CHAIN_FEATURES"]
 
@@ -93,7 +93,7 @@ def chain_geometry(vec: torch.Tensor, center: torch.Tensor, edge_flag: torch.Ten
     than one bead: 0, with the quantity 0). Invariant under rotations and translations; the sines
     change sign in a mirror. Uses only edges centred on i, so chunked evaluation is exact."""
     rel = []  # position of residue i+s relative to bead i, and whether exactly one bead has that flag
-    for flag in (2 * 2 + 1, EDGE_PREV, EDGE_NEXT, 2 * 2):  # i-2, i-1, i+1, i+2 (graph.edge_flags)
+    for flag in map(sequence_flag, (-2, -1, 1, 2)):  # i-2, i-1, i+1, i+2
         sel = edge_flag == flag
         c = center[sel]
         count = torch.zeros(n_nodes, dtype=vec.dtype, device=vec.device).index_add(0, c, torch.ones_like(c, dtype=vec.dtype))
