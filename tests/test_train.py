@@ -418,11 +418,14 @@ def test_resume_refuses_an_ensemble(smoke_run, dataset, tmp_path):
 def test_init_from_starts_at_a_member_of_a_checkpoint(smoke_run, dataset, tmp_path):
     """train.init_from / init_member (fine-tuning): the run starts at that network's weights
     (a near-zero learning rate leaves them there); a missing member, another model config
-    (naming the option) and a shipped model of another size are clear errors."""
+    (naming the option) and a shipped model of another size are clear errors. A network saved
+    before a model option existed is read with that option at its default."""
     out, _, _ = smoke_run
     ckpt = load_checkpoint(out / "last.pt")
     moved = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
-    ckpt["ensemble"] = [{"model_config": ckpt["model_config"], "model_state": moved}]
+    # written before the option chain_geometry existed: read at its default (false)
+    older = {k: v for k, v in ckpt["model_config"].items() if k != "chain_geometry"}
+    ckpt["ensemble"] = [{"model_config": older, "model_state": moved}]
     path = tmp_path / "two.pt"
     torch.save(ckpt, path)
     train(_run_config(dataset, tmp_path / "ft", epochs=1, lr=1e-12, lr_schedule="constant",

@@ -29,6 +29,7 @@ import torch
 
 from ..data.store import DatasetReader
 from ..errors import InputError
+from ..model.config import ModelConfig
 from ..model.network import HEroBMNet
 from ..models import resolve_model
 from .batch import BeadBatchSampler, FrameSource, StepDataset, frame_sizes, micro_batches_per_epoch
@@ -330,10 +331,11 @@ def budget_epochs(budget_s: float, elapsed_s: float, epoch_s: float) -> int:
 
 def _check_same_network(ckpt: dict, entry: dict, mcfg, mapping, what: str) -> None:
     """InputError (starting with ``what``) unless the checkpoint network ``entry`` has this
-    run's model config and the checkpoint the dataset's bead types."""
-    if entry["model_config"] != mcfg.to_dict():
-        diff = {k: (v, entry["model_config"].get(k)) for k, v in mcfg.to_dict().items()
-                if entry["model_config"].get(k) != v}
+    run's model config and the checkpoint the dataset's bead types. Options newer than the
+    checkpoint are read at their defaults, as when the checkpoint is loaded for backmapping."""
+    saved = ModelConfig.from_dict(entry["model_config"]).to_dict()
+    if saved != mcfg.to_dict():
+        diff = {k: (v, saved.get(k)) for k, v in mcfg.to_dict().items() if saved.get(k) != v}
         raise InputError(f"{what}: its model config differs from this run's "
                          f"(option: (this run, checkpoint) {diff})")
     if dict(ckpt["bead_types"]) != dict(mapping.bead_types):
