@@ -3,7 +3,8 @@
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
 # validation membranes ~35 min (17 min per system on one core); longer POPG/POPE runs ~76 min;
 # martini3-protein ~93 min beside ca-protein 4 x ~23-33 min (an ensemble of five seeds; the fifth beside martini3-lipids); martini3-lipids ~70 min beside
-# example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min (docs/models.md). Needs RDKit for the ligand conformers.
+# example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min, then again on the nanosecond
+# membranes ~40 min (docs/models.md). Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
 set -euo pipefail
 W=${1:-work}
 mkdir -p "$W"
@@ -15,10 +16,29 @@ python scripts/make_lipid_structures.py -o "$W/lipids-val" --seed 7 --equil-ps 1
 python scripts/make_lipid_structures.py -o "$W/lipids-long" --systems popg_pope --seed 11 --equil-ps 20 --frames 8 --interval-ps 10 &
 python scripts/make_lipid_structures.py -o "$W/lipids-val-long" --systems popg_pope --seed 13 --equil-ps 20 --frames 4 --interval-ps 20
 wait
+# nanosecond membranes for the lipid model's third stage: CHARMM36 MD, needs a GPU (make_lipid_structures.py
+# takes CUDA when it works). Session 14 ran them five side by side on one NVIDIA H200, ~6 min per batch of five
+# (400-590 MD steps/s each); on this machine's CPU (~1.2 ps per minute per core) they would take days.
+ns() { local out=$1; shift; python scripts/make_lipid_structures.py -o "$W/lipids-ns/$out" --interval-ps 100 "$@"; }
+ns train_pg21 --systems popg_pope --seed 21 --equil-ps 200 --frames 6 &
+ns train_pg22 --systems popg_pope --seed 22 --equil-ps 200 --frames 8 --popg-rotamer random &
+ns train_ch21 --systems chl1_popc --seed 21 --equil-ps 200 --frames 5 &
+ns val_pg7 --systems popg_pope --seed 7 --equil-ps 200 --frames 6 &
+ns val_ch7 --systems chl1_popc --seed 7 --equil-ps 200 --frames 4 &
+wait
+ns train_pg23 --systems popg_pope --seed 23 --equil-ps 150 --frames 5 &
+ns train_pg24 --systems popg_pope --seed 24 --equil-ps 150 --frames 5 --popg-rotamer random &
+ns train_pg25 --systems popg_pope --seed 25 --equil-ps 150 --frames 5 &
+ns train_ch22 --systems chl1_popc --seed 22 --equil-ps 150 --frames 4 &
+ns train_ch23 --systems chl1_popc --seed 23 --equil-ps 150 --frames 4 &
+wait
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
 python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
 python scripts/build_model_datasets.py --corpus "$W/corpus" --only martini3-lipids --lipids "$W/lipids" "$W/lipids-long" \
     --lipids-val "$W/lipids-val" "$W/lipids-val-long" -o "$W/datasets-long"
+N=$W/lipids-ns
+python scripts/build_model_datasets.py --corpus "$W/corpus" --only martini3-lipids \
+    --lipids "$N"/train_pg2{1,2,3,4,5} "$N"/train_ch2{1,2,3} --lipids-val "$N/val_pg7" "$N/val_ch7" -o "$W/datasets-ns"
 train() {  # MODEL RUN [--set ...]: one training on 1 thread
   local m=$1 run=$2; shift 2
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$run" "$@"
@@ -40,14 +60,27 @@ for s in 0 1; do
       --set train.lr=5e-4 --set train.epochs=20 --set train.warmup_steps=50 &  # a quarter of the first stage's peak lr, 20 epochs
 done
 wait
+# third stage: each fine-tuned again on OpenMM's patches plus the nanosecond membranes (~40 min, side by side)
+for s in 0 1; do
+  herobm train configs/martini3-lipids.yaml --set train.dataset="$W/datasets-ns/martini3-lipids" \
+      --set train.output="$W/runs/martini3-lipids-ns$s" --set train.init_from="$W/runs/martini3-lipids-ft$s/best.pt" --set train.seed=$s \
+      --set train.lr=5e-4 --set train.epochs=10 --set train.warmup_steps=50 &
+done
+wait
+declare -A DESC=(  # what `herobm models` says of each
+  [martini3-protein]="Martini 3 proteins (martinize2 / herobm map CG) -> heavy atoms (mapping set 'martini3'); the default model"
+  [ca-protein]="Cα traces -> all heavy atoms of proteins (mapping set 'ca'); an ensemble of 5 networks (seeds 0-4), outputs averaged; backmap optimises the backbone by default"
+  [martini3-lipids]="Martini 3 lipids and cholesterol -> heavy atoms (mapping set 'martini3'); an ensemble of 2 networks (seeds 0, 1), outputs averaged"
+  [example-ligand]="Example ligand: (S)-ibuprofen (residue IBP, mapping set 'example'), trained on 91 RDKit/MMFF94 conformers")
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
   extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 5 networks averaged
   if [[ $m == ca-protein ]]; then
     extra=(--optimize-backbone); for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
   fi
-  run=$m data="$W/datasets/$m"
-  [[ $m == martini3-lipids ]] && run=martini3-lipids-ft0 data="$W/datasets-long/$m" \
-      extra=(--member "$W/runs/martini3-lipids-ft1/best.pt")  # 2 fine-tuned networks averaged
-  python scripts/ship_model.py $m "$W/runs/$run/best.pt" --dataset "$data" --hardware "2 CPU cores" \
+  run=$m data="$W/datasets/$m" hw="2 CPU cores"
+  [[ $m == martini3-lipids ]] && run=martini3-lipids-ns0 data="$W/datasets-ns/$m" \
+      hw="2 CPU cores (training); the third stage's nanosecond membranes simulated on a GPU" \
+      extra=(--member "$W/runs/martini3-lipids-ns1/best.pt")  # 2 networks (after three stages) averaged
+  python scripts/ship_model.py $m "$W/runs/$run/best.pt" --dataset "$data" --hardware "$hw" --description "${DESC[$m]}" \
       --recipe "scripts/train_shipped_models.sh; configs/$m.yaml" "${extra[@]}"
 done
