@@ -17,20 +17,22 @@ python scripts/make_lipid_structures.py -o "$W/lipids-long" --systems popg_pope 
 python scripts/make_lipid_structures.py -o "$W/lipids-val-long" --systems popg_pope --seed 13 --equil-ps 20 --frames 4 --interval-ps 20
 wait
 # nanosecond membranes for the lipid model's third stage: CHARMM36 MD, needs a GPU (make_lipid_structures.py
-# takes CUDA when it works). Session 14 ran them five side by side on one NVIDIA H200, ~6 min per batch of five
-# (400-590 MD steps/s each); on this machine's CPU (~1.2 ps per minute per core) they would take days.
-ns() { local out=$1; shift; python scripts/make_lipid_structures.py -o "$W/lipids-ns/$out" --interval-ps 100 "$@"; }
-ns train_pg21 --systems popg_pope --seed 21 --equil-ps 200 --frames 6 &
-ns train_pg22 --systems popg_pope --seed 22 --equil-ps 200 --frames 8 --popg-rotamer random &
-ns train_ch21 --systems chl1_popc --seed 21 --equil-ps 200 --frames 5 &
-ns val_pg7 --systems popg_pope --seed 7 --equil-ps 200 --frames 6 &
-ns val_ch7 --systems chl1_popc --seed 7 --equil-ps 200 --frames 4 &
-wait
-ns train_pg23 --systems popg_pope --seed 23 --equil-ps 150 --frames 5 &
-ns train_pg24 --systems popg_pope --seed 24 --equil-ps 150 --frames 5 --popg-rotamer random &
-ns train_pg25 --systems popg_pope --seed 25 --equil-ps 150 --frames 5 &
-ns train_ch22 --systems chl1_popc --seed 22 --equil-ps 150 --frames 4 &
-ns train_ch23 --systems chl1_popc --seed 23 --equil-ps 150 --frames 4 &
+# takes CUDA when it works). Session 14 ran them in two batches of five side by side on one NVIDIA H200, ~6 min
+# per batch (400-590 MD steps/s each); on this machine's CPU (~1.2 ps per minute per core) they would take days.
+while read -r out args; do  # name, then the options of that membrane; all side by side
+  python scripts/make_lipid_structures.py -o "$W/lipids-ns/$out" --interval-ps 100 $args &
+done <<'RUNS'
+train_pg21 --systems popg_pope --seed 21 --equil-ps 200 --frames 6
+train_pg22 --systems popg_pope --seed 22 --equil-ps 200 --frames 8 --popg-rotamer random
+train_ch21 --systems chl1_popc --seed 21 --equil-ps 200 --frames 5
+val_pg7 --systems popg_pope --seed 7 --equil-ps 200 --frames 6
+val_ch7 --systems chl1_popc --seed 7 --equil-ps 200 --frames 4
+train_pg23 --systems popg_pope --seed 23 --equil-ps 150 --frames 5
+train_pg24 --systems popg_pope --seed 24 --equil-ps 150 --frames 5 --popg-rotamer random
+train_pg25 --systems popg_pope --seed 25 --equil-ps 150 --frames 5
+train_ch22 --systems chl1_popc --seed 22 --equil-ps 150 --frames 4
+train_ch23 --systems chl1_popc --seed 23 --equil-ps 150 --frames 4
+RUNS
 wait
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
 python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
