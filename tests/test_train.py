@@ -444,6 +444,11 @@ def test_init_from_starts_at_a_member_of_a_checkpoint(smoke_run, dataset, tmp_pa
     bigger = RunConfig(model={**bigger.model, "mul": 8}, train=bigger.train)
     with pytest.raises(InputError, match=r"two.pt: its model config differs.*'mul': \(8, 4\)"):
         train(bigger, device="cpu", progress=False)
+    newer = dict(ckpt, ensemble=[{"model_config": {**older, "future_option": 1}, "model_state": moved}])
+    torch.save(newer, tmp_path / "newer.pt")
+    with pytest.raises(InputError, match=r"newer.pt: unknown model option\(s\): future_option"):
+        train(_run_config(dataset, tmp_path / "x", init_from=str(tmp_path / "newer.pt"), init_member=1),
+              device="cpu", progress=False)
     with pytest.raises(InputError, match="train.init_from martini3-protein: its model config differs"):
         train(_run_config(dataset, tmp_path / "x", init_from="martini3-protein"), device="cpu", progress=False)
     with pytest.raises(InputError, match="unknown model 'no-such-model'"):

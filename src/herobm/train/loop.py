@@ -333,7 +333,10 @@ def _check_same_network(ckpt: dict, entry: dict, mcfg, mapping, what: str) -> No
     """InputError (starting with ``what``) unless the checkpoint network ``entry`` has this
     run's model config and the checkpoint the dataset's bead types. Options newer than the
     checkpoint are read at their defaults, as when the checkpoint is loaded for backmapping."""
-    saved = ModelConfig.from_dict(entry["model_config"]).to_dict()
+    try:
+        saved = ModelConfig.from_dict(entry["model_config"]).to_dict()
+    except InputError as exc:  # e.g. saved by a newer herobm with options this one lacks
+        raise InputError(f"{what}: {exc}") from None
     if saved != mcfg.to_dict():
         diff = {k: (v, saved.get(k)) for k, v in mcfg.to_dict().items() if saved.get(k) != v}
         raise InputError(f"{what}: its model config differs from this run's "
