@@ -84,7 +84,11 @@ def _finish(st: Structure, ph, tolerance, platform, max_iterations, forcefield, 
 
 def has_protein_backbone(system) -> bool:
     """Whether ``system`` (BeadSystem or OutputTopology) has a residue with N, CA, C and O."""
-    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+    return _any_full_backbone(backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name)))
+
+
+def _any_full_backbone(idx: np.ndarray) -> bool:
+    """Whether a row of ``backbone_indices`` output has all of N, CA, C and O."""
     return bool((idx[:, :4] >= 0).all(axis=1).any())
 
 
@@ -93,9 +97,9 @@ def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = No
     :class:`herobm.assembly.OutputTopology`): (A, 3) Å in, (A, 3) Å out, CA fixed.
     ``phi_psi``: (R, 2) target φ/ψ in radians (NaN = none)."""
     x = np.asarray(positions, dtype=np.float64)
-    if not has_protein_backbone(system):
-        return x
     idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+    if not _any_full_backbone(idx):
+        return x
     phi = psi = None
     if phi_psi is not None:
         phi, psi = np.asarray(phi_psi)[:, 0], np.asarray(phi_psi)[:, 1]
