@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
 # Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
-# validation membranes ~35 min (17 min per system on one core); longer POPG/POPE runs ~76 min;
-# martini3-protein ~93 min beside ca-protein 4 x ~23-33 min (an ensemble of five seeds; the fifth beside martini3-lipids); martini3-lipids ~70 min beside
-# example-ligand ~7 min, then the second lipid network, then both fine-tuned ~38 min, then again on the nanosecond
-# membranes ~40 min (docs/models.md). Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
+# validation membranes ~35 min (17 min per system on one core); martini3-protein ~93 min beside
+# ca-protein 4 x ~23-33 min (an ensemble of five seeds); the two martini3-lipids networks ~57-77 min
+# each (measured on 2 threads), then both fine-tuned on the nanosecond membranes ~41 min side by side;
+# the fifth ca-protein network ~23 min beside example-ligand ~7 min (docs/models.md).
+# Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
 set -euo pipefail
 W=${1:-work}
 mkdir -p "$W"
@@ -12,11 +13,7 @@ herobm dataset corpus -o "$W/corpus" --peptides 60 --seed 0
 python scripts/make_lipid_structures.py -o "$W/lipids"
 # the lipid validation split: an independent run (other lipids converted, 16 ps equilibration)
 python scripts/make_lipid_structures.py -o "$W/lipids-val" --seed 7 --equil-ps 16 --frames 2 --interval-ps 4
-# longer POPG/POPE runs for the lipid model's second stage (~76 and ~69 min, side by side, one core each)
-python scripts/make_lipid_structures.py -o "$W/lipids-long" --systems popg_pope --seed 11 --equil-ps 20 --frames 8 --interval-ps 10 &
-python scripts/make_lipid_structures.py -o "$W/lipids-val-long" --systems popg_pope --seed 13 --equil-ps 20 --frames 4 --interval-ps 20
-wait
-# nanosecond membranes for the lipid model's third stage: CHARMM36 MD, needs a GPU (make_lipid_structures.py
+# nanosecond membranes for the lipid model's second stage: CHARMM36 MD, needs a GPU (make_lipid_structures.py
 # takes CUDA when it works). Session 14 ran them in two batches of five side by side on one NVIDIA H200, ~6 min
 # per batch (400-590 MD steps/s each); on this machine's CPU (~1.2 ps per minute per core) they would take days.
 while read -r out args; do  # name, then the options of that membrane; all side by side
@@ -36,8 +33,6 @@ RUNS
 wait
 python scripts/make_ligand_conformers.py -o "$W/ligand" --n 300
 python scripts/build_model_datasets.py --corpus "$W/corpus" --lipids "$W/lipids" --lipids-val "$W/lipids-val" --ligand "$W/ligand" -o "$W/datasets"
-python scripts/build_model_datasets.py --corpus "$W/corpus" --only martini3-lipids --lipids "$W/lipids" "$W/lipids-long" \
-    --lipids-val "$W/lipids-val" "$W/lipids-val-long" -o "$W/datasets-long"
 N=$W/lipids-ns
 python scripts/build_model_datasets.py --corpus "$W/corpus" --only martini3-lipids \
     --lipids "$N"/train_pg2{1,2,3,4,5} "$N"/train_ch2{1,2,3} --lipids-val "$N/val_pg7" "$N/val_ch7" -o "$W/datasets-ns"
@@ -46,28 +41,25 @@ train() {  # MODEL RUN [--set ...]: one training on 1 thread
   herobm train configs/$m.yaml --set train.dataset="$W/datasets/$m" --set train.output="$W/runs/$run" "$@"
 }
 # two at a time on 2 cores: martini3-protein beside four of the five ca-protein networks (seeds 0-3,
-# one after another), then martini3-lipids and the fifth (seed 4) beside example-ligand and the second
-# lipid network (seed 1)
+# one after another); then the two martini3-lipids networks and their second stage; then the fifth
+# ca-protein network beside example-ligand
 train martini3-protein martini3-protein &
 train ca-protein ca-protein && for s in 1 2 3; do train ca-protein ca-protein-seed$s --set train.seed=$s; done
 wait
-{ train martini3-lipids martini3-lipids && train ca-protein ca-protein-seed4 --set train.seed=4; } &
-train example-ligand example-ligand && train martini3-lipids martini3-lipids-seed1 --set train.seed=1
+train martini3-lipids martini3-lipids &
+train martini3-lipids martini3-lipids-seed1 --set train.seed=1
 wait
-# second stage: each lipid network fine-tuned on the data with the longer MD runs (~38 min, side by side)
+# second stage: each lipid network fine-tuned on OpenMM's patches plus the nanosecond membranes (~41 min, side by
+# side) at a quarter of the first stage's peak lr
 for s in 0 1; do
   base=martini3-lipids; [[ $s == 1 ]] && base=martini3-lipids-seed1
-  herobm train configs/martini3-lipids.yaml --set train.dataset="$W/datasets-long/martini3-lipids" \
-      --set train.output="$W/runs/martini3-lipids-ft$s" --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s \
-      --set train.lr=5e-4 --set train.epochs=20 --set train.warmup_steps=50 &  # a quarter of the first stage's peak lr, 20 epochs
+  herobm train configs/martini3-lipids.yaml --set train.dataset="$W/datasets-ns/martini3-lipids" \
+      --set train.output="$W/runs/martini3-lipids-ns$s" --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s \
+      --set train.lr=5e-4 --set train.epochs=13 --set train.warmup_steps=50 &
 done
 wait
-# third stage: each fine-tuned again on OpenMM's patches plus the nanosecond membranes (~40 min, side by side)
-for s in 0 1; do
-  herobm train configs/martini3-lipids.yaml --set train.dataset="$W/datasets-ns/martini3-lipids" \
-      --set train.output="$W/runs/martini3-lipids-ns$s" --set train.init_from="$W/runs/martini3-lipids-ft$s/best.pt" --set train.seed=$s \
-      --set train.lr=5e-4 --set train.epochs=10 --set train.warmup_steps=50 &
-done
+train ca-protein ca-protein-seed4 --set train.seed=4 &
+train example-ligand example-ligand
 wait
 declare -A DESC=(  # what `herobm models` says of each
   [martini3-protein]="Martini 3 proteins (martinize2 / herobm map CG) -> heavy atoms (mapping set 'martini3'); the default model"
@@ -81,8 +73,8 @@ for m in martini3-protein ca-protein martini3-lipids example-ligand; do
   fi
   run=$m data="$W/datasets/$m" hw="2 CPU cores"
   [[ $m == martini3-lipids ]] && run=martini3-lipids-ns0 data="$W/datasets-ns/$m" \
-      hw="2 CPU cores (training); the third stage's nanosecond membranes simulated on a GPU" \
-      extra=(--member "$W/runs/martini3-lipids-ns1/best.pt")  # 2 networks (after three stages) averaged
+      hw="2 CPU cores (training); the second stage's nanosecond membranes simulated on a GPU" \
+      extra=(--member "$W/runs/martini3-lipids-ns1/best.pt")  # 2 networks (after two stages) averaged
   python scripts/ship_model.py $m "$W/runs/$run/best.pt" --dataset "$data" --hardware "$hw" --description "${DESC[$m]}" \
       --recipe "scripts/train_shipped_models.sh; configs/$m.yaml" "${extra[@]}"
 done
