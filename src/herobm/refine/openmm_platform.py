@@ -35,7 +35,8 @@ def platform_properties(name: str) -> dict[str, str]:
     """Context properties: mixed precision on GPUs (single precision stalls minimisation);
     deterministic force sums where the platform offers them, so that a minimisation gives
     the same structure every run (multithreaded sums otherwise differ in the last bits, and
-    L-BFGS amplifies that)."""
+    L-BFGS amplifies that). Not enough for periodic systems on the multithreaded CPU
+    platform, which still differ from run to run (docs/refinement.md)."""
     import openmm
 
     props = {"Precision": "mixed"} if name in _GPU else {}
