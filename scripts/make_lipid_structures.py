@@ -716,6 +716,41 @@ def ring_threading(residues, xyz, box, starts, chl, heavy, res_of, bonds) -> int
 # ---------------------------------------------------------------------------------------------
 
 
+def closest_contact(residues, box) -> tuple[float, str]:
+    """The shortest (periodic) distance in Å between atoms of two different residues, hydrogens
+    included, and that pair as text; (inf, "") when no two such atoms are within 1 Å. The builders
+    keep heavy atoms apart; hydrogens can land on each other."""
+    from scipy.spatial import cKDTree
+
+    xyz = np.concatenate([r.xyz for r in residues])
+    rid = np.concatenate([np.full(len(r.xyz), k) for k, r in enumerate(residues)])
+    pairs = cKDTree(np.mod(xyz, box), boxsize=box).query_pairs(1.0, output_type="ndarray")
+    pairs = pairs[rid[pairs[:, 0]] != rid[pairs[:, 1]]]
+    if not len(pairs):
+        return math.inf, ""
+    d = np.linalg.norm(min_image(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], box), axis=1)
+    k = int(np.argmin(d))
+    start = np.cumsum([0] + [len(r.xyz) for r in residues])
+
+    def label(i):
+        j = int(rid[i])
+        return f"{residues[j].name} {j + 1} {residues[j].names[i - start[j]]}"
+
+    return float(d[k]), f"{label(pairs[k, 0])} - {label(pairs[k, 1])}"
+
+
+def check_minimised(name: str, seed: int, e_min: float, residues, box) -> None:
+    """Raise a clear error when the minimised energy (kJ/mol) is not that of a relaxed solvated
+    membrane (negative): atoms of the built membrane overlap too closely for the minimiser, and
+    MD from there ends in NaN coordinates."""
+    if math.isfinite(e_min) and e_min < 0.0:
+        return
+    d, pair = closest_contact(residues, box)
+    where = f"closest atoms {pair} at {d:.2f} Å" if pair else "no atoms within 1 Å"
+    raise RuntimeError(f"[{name}] seed {seed}: energy {e_min:.3g} kJ/mol after minimisation; the built "
+                       f"membrane has overlapping atoms ({where}): try another --seed or more --min-iter")
+
+
 def run_system(name, builder, args, templates, outdir: Path) -> dict:
     t0 = time.time()
     rng = np.random.default_rng(args.seed + sum(map(ord, name)))
@@ -758,8 +793,7 @@ def run_system(name, builder, args, templates, outdir: Path) -> dict:
     sim.minimizeEnergy(tolerance=tol, maxIterations=args.min_iter)
     e_min = energy(sim)
     print(f"[{name}] minimised: {e_min:.1f} kJ/mol ({time.time() - t:.0f} s)", flush=True)
-    if not math.isfinite(e_min):
-        raise RuntimeError("non-finite energy after minimisation")
+    check_minimised(name, args.seed, e_min, residues, box)
     sim.context.setVelocitiesToTemperature(args.temperature * unit.kelvin, int(rng.integers(1 << 30)))
     t = time.time()
     sim.step(args.warmup_steps)  # 1 fs

@@ -99,3 +99,22 @@ def test_built_popg_head_matches_the_natural_table_entry(mls, hand):
     quads = chirality_centers(np.zeros(4, dtype=int), atoms, ["POPG"])
     assert len(quads) == 1
     assert (signed_volumes(x, quads)[0] > 0) == (hand == "R")
+
+
+def test_overlapping_build_is_named_before_md(mls):
+    """A cholesterol membrane whose build puts two hydrogens 0.07 Å apart (chl1_popc, seed 25: on
+    a GPU the minimiser left 1.6e18 kJ/mol and MD stopped with NaN coordinates) is reported with the
+    seed and the overlapping pair; a relaxed (negative) energy passes."""
+    import argparse
+
+    args = argparse.Namespace(chl1_per_leaflet=20, chl1_spacing=11.0, water_margin=12.0, seed=25)
+    rng = np.random.default_rng(25 + sum(map(ord, "chl1_popc")))  # as run_system seeds it
+    residues, box, _ = mls.build_chl1_popc(args, rng, mls.charmm_templates({"POPC", "CHL1"}))
+    d, pair = mls.closest_contact(residues, box)
+    assert d == pytest.approx(0.07, abs=0.01)
+    assert "CHL1" in pair and "POPC" in pair and " H9" in pair and " H8R" in pair
+    mls.check_minimised("chl1_popc", 25, -1.77e5, residues, box)
+    with pytest.raises(RuntimeError, match=r"chl1_popc\] seed 25: energy 1\.6e\+18 .*H9.*0\.07 Å.*another --seed"):
+        mls.check_minimised("chl1_popc", 25, 1.6e18, residues, box)
+    with pytest.raises(RuntimeError, match="energy nan"):
+        mls.check_minimised("chl1_popc", 25, float("nan"), residues, box)
