@@ -748,7 +748,7 @@ def check_minimised(name: str, seed: int, e_min: float, residues, box) -> None:
     d, pair = closest_contact(residues, box)
     where = f"closest atoms {pair} at {d:.2f} Å" if pair else "no atoms within 1 Å"
     raise RuntimeError(f"[{name}] seed {seed}: energy {e_min:.3g} kJ/mol after minimisation; the built "
-                       f"membrane has overlapping atoms ({where}): try another --seed or more --min-iter")
+                       f"membrane has overlapping atoms ({where}): try another --seed")
 
 
 def run_system(name, builder, args, templates, outdir: Path) -> dict:
