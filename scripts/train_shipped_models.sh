@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Recipe of the shipped models (docs/models.md), from nothing to src/herobm/models/data/*.pt.
-# Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~31 min,
-# validation membranes ~35 min (17 min per system on one core); martini3-protein ~93 min beside
-# ca-protein 4 x ~23-33 min (an ensemble of five seeds); the two martini3-lipids networks ~57-77 min
-# each (measured on 2 threads), then both fine-tuned on the nanosecond membranes ~41 min side by side;
+# Measured on 2 CPU cores, 1 thread per training: corpus ~13 min, lipid membranes ~25-31 min,
+# validation membranes ~35-38 min (17-19 min per system on one core); martini3-protein ~93 min beside
+# ca-protein 4 x ~23-33 min (an ensemble of five seeds); the two martini3-lipids networks side by side
+# 68 min, then both fine-tuned on the nanosecond membranes ~41 min side by side;
 # the fifth ca-protein network ~23 min beside example-ligand ~7 min (docs/models.md).
 # Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
 set -euo pipefail
