@@ -616,12 +616,19 @@ def energy(sim) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
+def residue_index(residues) -> tuple[np.ndarray, np.ndarray]:
+    """(residue index of every atom, first atom of every residue and the atom count at the end),
+    atoms in the order the residues list them."""
+    sizes = [len(r.names) for r in residues]
+    return np.repeat(np.arange(len(residues)), sizes), np.cumsum([0] + sizes)
+
+
 def validate(residues, frames, boxes, bonds, n_atoms) -> dict:
     from scipy.spatial import cKDTree
 
     elements = [e for r in residues for e in r.elements]
     heavy = np.array([e != "H" for e in elements])
-    res_of = np.concatenate([[k] * len(r.names) for k, r in enumerate(residues)])
+    res_of, starts = residue_index(residues)
     water = np.array([residues[k].name == WATER for k in res_of])
     bonded = set()
     adj: dict[int, set] = {}
@@ -637,7 +644,6 @@ def validate(residues, frames, boxes, bonds, n_atoms) -> dict:
     b = np.array(bonds)
     bh = heavy[b[:, 0]] & heavy[b[:, 1]]
     lip_P = [(k, r.names.index("P")) for k, r in enumerate(residues) if "P" in r.names]
-    starts = np.cumsum([0] + [len(r.names) for r in residues])
     p_idx = np.array([starts[k] + j for k, j in lip_P])
     chl = [k for k, r in enumerate(residues) if r.name == "CHL1"]
     o3_idx = np.array([starts[k] + residues[k].names.index("O3") for k in chl], dtype=int)
@@ -718,19 +724,19 @@ def ring_threading(residues, xyz, box, starts, chl, heavy, res_of, bonds) -> int
 
 def closest_contact(residues, box) -> tuple[float, str]:
     """The shortest (periodic) distance in Å between atoms of two different residues, hydrogens
-    included, and that pair as text; (inf, "") when no two such atoms are within 1 Å. The builders
-    keep heavy atoms apart; hydrogens can land on each other."""
+    included, and that pair as text; (inf, "") when no two such atoms are within 1 Å. Hydrogens
+    can land on each other, and the cholesterol fit leaves heavy atoms as close as 1.1 Å (the
+    minimiser takes those apart)."""
     from scipy.spatial import cKDTree
 
     xyz = np.concatenate([r.xyz for r in residues])
-    rid = np.concatenate([np.full(len(r.xyz), k) for k, r in enumerate(residues)])
+    rid, start = residue_index(residues)
     pairs = cKDTree(np.mod(xyz, box), boxsize=box).query_pairs(1.0, output_type="ndarray")
     pairs = pairs[rid[pairs[:, 0]] != rid[pairs[:, 1]]]
     if not len(pairs):
         return math.inf, ""
     d = np.linalg.norm(min_image(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], box), axis=1)
     k = int(np.argmin(d))
-    start = np.cumsum([0] + [len(r.xyz) for r in residues])
 
     def label(i):
         j = int(rid[i])
@@ -751,9 +757,15 @@ def check_minimised(name: str, seed: int, e_min: float, residues, box) -> None:
                        f"membrane has overlapping atoms ({where}): try another --seed")
 
 
+def system_rng(seed: int, name: str) -> np.random.Generator:
+    """The random generator that builds system ``name`` for ``--seed seed``: each system has its
+    own stream, so building one system does not change another's membrane."""
+    return np.random.default_rng(seed + sum(map(ord, name)))
+
+
 def run_system(name, builder, args, templates, outdir: Path) -> dict:
     t0 = time.time()
-    rng = np.random.default_rng(args.seed + sum(map(ord, name)))
+    rng = system_rng(args.seed, name)
     residues, box, info = builder(args, rng, templates)
     top, bonds = make_topology(residues, box, templates)
     xyz0 = np.concatenate([r.xyz for r in residues])

@@ -101,15 +101,23 @@ def test_built_popg_head_matches_the_natural_table_entry(mls, hand):
     assert (signed_volumes(x, quads)[0] > 0) == (hand == "R")
 
 
-def test_overlapping_build_is_named_before_md(mls):
-    """A cholesterol membrane whose build puts two hydrogens 0.07 Å apart (chl1_popc, seed 25: on
-    a GPU the minimiser left 1.6e18 kJ/mol and MD stopped with NaN coordinates) is reported with the
-    seed and the overlapping pair; a relaxed (negative) energy passes."""
+@pytest.fixture(scope="module")
+def chl1_popc_seed25(mls):
+    """The cholesterol / POPC membrane as `--seed 25` builds it (before minimisation), with its
+    CHARMM36 templates."""
     import argparse
 
     args = argparse.Namespace(chl1_per_leaflet=20, chl1_spacing=11.0, water_margin=12.0, seed=25)
-    rng = np.random.default_rng(25 + sum(map(ord, "chl1_popc")))  # as run_system seeds it
-    residues, box, _ = mls.build_chl1_popc(args, rng, mls.charmm_templates({"POPC", "CHL1"}))
+    templates = mls.charmm_templates({"POPC", "CHL1"})
+    residues, box, _ = mls.build_chl1_popc(args, mls.system_rng(25, "chl1_popc"), templates)
+    return residues, box, templates
+
+
+def test_overlapping_build_is_named_before_md(mls, chl1_popc_seed25):
+    """A cholesterol membrane whose build puts two hydrogens 0.07 Å apart (chl1_popc, seed 25: on
+    a GPU the minimiser left 1.6e18 kJ/mol and MD stopped with NaN coordinates) is reported with the
+    seed and the overlapping pair; a relaxed (negative) energy passes."""
+    residues, box, _ = chl1_popc_seed25
     d, pair = mls.closest_contact(residues, box)
     assert d == pytest.approx(0.07, abs=0.01)
     assert "CHL1" in pair and "POPC" in pair and " H9" in pair and " H8R" in pair
@@ -118,3 +126,25 @@ def test_overlapping_build_is_named_before_md(mls):
         mls.check_minimised("chl1_popc", 25, 1.6e18, residues, box)
     with pytest.raises(RuntimeError, match="energy nan"):
         mls.check_minimised("chl1_popc", 25, float("nan"), residues, box)
+
+
+def test_validation_of_a_built_membrane(mls, chl1_popc_seed25):
+    """The checks written next to every run's frames, on the built cholesterol membrane: 2 x 20
+    cholesterols each in its leaflet, CHARMM bond lengths, no lipid flipped or threaded through a
+    ring, and the builder's closest heavy-atom contact (a POPC tail carbon 1.12 Å from a cholesterol
+    ring carbon, which minimisation takes apart)."""
+    residues, box, templates = chl1_popc_seed25
+    _, bonds = mls.make_topology(residues, box, templates)
+    res_of, starts = mls.residue_index(residues)
+    xyz = np.concatenate([r.xyz for r in residues])
+    assert len(res_of) == starts[-1] == len(xyz)
+    assert [residues[k].names[0] for k in res_of[starts[:-1]]] == [r.names[0] for r in residues]
+    v = mls.validate(residues, [xyz], [box], bonds, len(xyz))
+    assert v["frames"] == 1 and v["flipped_lipids"] == [0] and v["chl1_ring_threading"] == 0
+    assert v["pairs_below_0.9A"] == 0
+    assert v["min_intermolecular_heavy_dist"][0] == pytest.approx(1.12, abs=0.01)
+    assert 1.2 < v["bond_heavy_min"][0] < v["bond_heavy_max"][0] < 1.65
+    assert 0.95 < v["bond_H_min"][0] < v["bond_H_max"][0] < 1.15
+    assert 34.0 < v["thickness_PP"][0] < 40.0  # POPC P-P
+    assert 12.0 < v["chl1_o3_depth"][0] < 20.0
+    assert sum(r.name == "CHL1" for r in residues) == 40
