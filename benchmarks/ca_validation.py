@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from herobm.backmap import backmap
-from herobm.evaluate import evaluate, match_structures
-from herobm.io import load_universe
+from herobm.evaluate import evaluate
 from herobm.train.checkpoint import load_checkpoint, network_entries
 
 NETWORK_KEYS = ("model_config", "model_state", "train_config", "epoch", "best_metric", "metric_name")
@@ -79,11 +78,11 @@ def score(model: Path, chains: list[tuple[str, Path, Path]], folder: Path, optim
         out = folder / f"{name}_{model.stem}.pdb"
         backmap(str(ca), str(model), str(out), optimize_backbone=optimize_backbone, device="auto")
         res = evaluate(str(out), str(ref))
-        m = match_structures(load_universe(str(out)), load_universe(str(ref)))
-        d2 = np.sum((m.pred.positions - m.ref.positions) ** 2, axis=1)
+        per_atom = res.series["per_atom_msd"]
+        d2, names = per_atom["msd"], per_atom["name"]
         for atom in ("N", "C", "O"):
-            sq[atom] += list(d2[m.names == atom])
-        sq["backbone"] += list(d2[np.isin(m.names, ("N", "CA", "C", "O"))])
+            sq[atom] += list(d2[names == atom])
+        sq["backbone"] += list(d2[np.isin(names, ("N", "CA", "C", "O"))])
         heavy.append(res.metrics["rmsd_heavy"])
         per_chain[name] = (res.metrics["rmsd_backbone"], res.metrics["rmsd_heavy"])
     out = {k: float(np.sqrt(np.mean(v))) for k, v in sq.items()}

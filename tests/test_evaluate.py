@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -100,7 +101,8 @@ def test_rigidly_rotated_residue_rmsd_by_hand(ref, pred_from):
         c = res.select_atoms("name CA").positions[0]
         res.positions = (res.positions - c) @ R.T + c
 
-    r = evaluate(pred_from(edit), ref[0]).metrics
+    result = evaluate(pred_from(edit), ref[0])
+    r = result.metrics
     # by hand: each heavy atom of residue 10 moves by |R(x - c) - (x - c)|, the others stay
     heavy = _heavy(ref[1].atoms)
     res = heavy.select_atoms("resid 10")
@@ -112,6 +114,12 @@ def test_rigidly_rotated_residue_rmsd_by_hand(ref, pred_from):
     n_bb = len(heavy.select_atoms("name N CA C O OT1 OT2"))
     assert r["rmsd_backbone"] == pytest.approx(np.sqrt((moved[bb] ** 2).sum() / n_bb), abs=2e-3)
     assert r["n_atoms_missing"] == 0
+    # the same per atom: residue 10's atoms by name, nothing elsewhere
+    per_atom = result.series["per_atom_msd"]
+    in10 = np.array([re.search(r"[A-Z]10$", label) is not None for label in per_atom["residue"]])
+    assert in10.sum() == len(res) and np.allclose(per_atom["msd"][~in10], 0.0, atol=1e-6)
+    by_name = dict(zip(per_atom["name"][in10], per_atom["msd"][in10]))
+    assert np.allclose([by_name[n] for n in res.names], moved ** 2, atol=2e-3)
 
 
 def _swap_od(u):

@@ -52,7 +52,7 @@ from .metrics.matching import (
     match_atom_names,
     pair_residues,
 )
-from .metrics.rmsd import group_msd, rmsd, superpose, symmetric_permutation, symmetry_groups
+from .metrics.rmsd import displacements, rmsd, superpose, symmetric_permutation, symmetry_groups
 
 __all__ = ["evaluate", "EvaluationResult", "match_structures", "MatchedAtoms", "DEFAULT_SELECTION", "METRIC_KEYS",
            "FRAME_KEYS"]
@@ -101,7 +101,7 @@ class MatchedAtoms:
     residue: np.ndarray  # (M,) index into the reference residues below
     res_resname: list[str]  # (R,) canonical residue names
     res_rawname: list[str]  # (R,) residue names as in the reference
-    res_label: list[str]  # (R,) "chain:RESNAME resid"
+    res_label: list[str]  # (R,) "chain:RESNAMEresid", e.g. "A:THR31"
     res_chain: list[str]  # (R,)
     ref_heavy: Any  # AtomGroup: every heavy atom of the reference selection
     ref_pos: np.ndarray  # (M,) index of each matched atom in ref_heavy
@@ -316,7 +316,9 @@ def reference_bonds(m: MatchedAtoms, box=None) -> tuple[np.ndarray, str]:
 # ----------------------------------------------------------------------- result
 @dataclass
 class EvaluationResult:
-    """Metrics (``metrics``: the JSON report), notes on matching, and the series behind the plots."""
+    """Metrics (``metrics``: the JSON report), notes on matching, and the series behind the plots;
+    ``series["per_atom_msd"]`` holds every compared atom's residue label, canonical name and
+    squared deviation in Å² (after symmetric matching, averaged over the frames)."""
 
     metrics: dict[str, Any]
     notes: list[str]
@@ -471,8 +473,7 @@ def evaluate(
     # ---- per frame
     per_frame: dict[str, list] = {k: [] for k in FRAME_KEYS}
     lipid_frames: list[dict[str, float]] = []
-    res_sq = np.zeros(R)
-    res_n = np.zeros(R)
+    atom_sq = np.zeros(M)  # squared deviation of every matched atom, summed over frames
     pred_ang = {"phi": [], "psi": [], "kind": [], "chi1": [], "chi2": []}
     ref_ang = {"phi": [], "psi": [], "kind": [], "chi1": [], "chi2": []}
     base: dict[str, list] = {"clashes_2.0": [], "clashes_2.5": [], "cis_peptides": [], "rama_outliers": []}
@@ -516,9 +517,7 @@ def evaluate(
         per_frame["rmsd_heavy"].append(rmsd(x_cmp, x_ref, box_disp))
         per_frame["rmsd_backbone"].append(rmsd(x_cmp, x_ref, box_disp, bb_mask))
         per_frame["rmsd_sidechain"].append(rmsd(x_cmp, x_ref, box_disp, sc_mask))
-        s, c = group_msd(x_cmp, x_ref, m.residue, R, box_disp)
-        res_sq += s
-        res_n += c
+        atom_sq += (displacements(x_cmp, x_ref, box_disp) ** 2).sum(-1)
         if lipid_atom.any():
             lipid_frames.append(lip.per_type_rmsd(x_cmp[lipid_atom], x_ref[lipid_atom], lipid_labels[lipid_atom],
                                                   box_disp))
@@ -580,8 +579,14 @@ def evaluate(
         notes.append("each predicted frame superposed on its reference frame (Kabsch) before the RMSDs")
 
     baseline = {k: _mean_std(v)[0] for k, v in base.items()}
+    atom_msd = atom_sq / max(len(frame_pairs), 1)
+    res_n = np.bincount(m.residue, minlength=R)
+    res_sq = np.bincount(m.residue, weights=atom_msd, minlength=R)
     per_res = np.where(res_n > 0, np.sqrt(res_sq / np.maximum(res_n, 1)), np.nan)
-    series = {"per_residue_rmsd": (m.res_label, per_res), "pred_angles": pa, "ref_angles": ra, "rdf": rdf_curves}
+    series = {"per_residue_rmsd": (m.res_label, per_res),
+              "per_atom_msd": {"residue": [m.res_label[r] for r in m.residue], "name": m.names.copy(),
+                               "msd": atom_msd},
+              "pred_angles": pa, "ref_angles": ra, "rdf": rdf_curves}
     result = EvaluationResult(metrics=metrics, notes=notes, series=series, baseline=baseline, pred=str(pred), ref=str(ref))
     if plots is not None:
         write_plots(result, plots)

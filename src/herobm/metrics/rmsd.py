@@ -15,7 +15,6 @@ __all__ = [
     "SYMMETRIC_ATOMS",
     "displacements",
     "rmsd",
-    "group_msd",
     "kabsch",
     "superpose",
     "symmetry_groups",
@@ -61,15 +60,6 @@ def rmsd(pred: np.ndarray, ref: np.ndarray, box: np.ndarray | None = None, mask:
     if len(d) == 0:
         return None
     return float(np.sqrt((d * d).sum(-1).mean()))
-
-
-def group_msd(pred: np.ndarray, ref: np.ndarray, group: np.ndarray, n_groups: int, box=None) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of squared deviations, atom count) per group (e.g. residue); group < 0 is skipped."""
-    d2 = (displacements(pred, ref, box) ** 2).sum(-1)
-    group = np.asarray(group)
-    ok = group >= 0
-    return (np.bincount(group[ok], weights=d2[ok], minlength=n_groups),
-            np.bincount(group[ok], minlength=n_groups).astype(np.float64))
 
 
 def kabsch(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
