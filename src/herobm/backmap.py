@@ -410,7 +410,7 @@ def _heavy_match(raw: OutputTopology, ref: OutputTopology) -> tuple[np.ndarray, 
 
 def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: RefineOptions, strict: bool,
             variants: list | None, box=None) -> _Refined:
-    from .refine.pipeline import backbone_step, has_protein_backbone, refine_frame
+    from .refine.pipeline import backbone_step, has_protein_backbone, refine_frame, side_chain_step
 
     if opts.hydrogens or opts.minimize:
         rep = refine_frame(top, x, phi_psi, backbone=opts.optimize_backbone, ph=opts.ph, tolerance=opts.tolerance,
@@ -420,11 +420,11 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
         a, b = _heavy_match(top, out_top)
         rmsd = float(np.sqrt(np.mean(np.sum((x[a] - rep.positions[b]) ** 2, axis=1)))) if len(a) else float("nan")
         return _Refined(rep.positions, out_top, rep.topology, rmsd, rep.protonated.variants, rep.summary())
-    from .refine.chirality import fix_chirality
-
-    y, inverted = fix_chirality(top.atom_name, top.atom_residue, top.residue_name, backbone_step(top, x, phi_psi))
+    y, spread, inverted = side_chain_step(top, backbone_step(top, x, phi_psi))
     rmsd = float(np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1))))
     done = ["backbone optimised"] if has_protein_backbone(top) else []
+    if spread:
+        done.append(f"{len(spread)} collapsed side-chain branch(es) spread")
     if inverted:
         done.append(f"{len(inverted)} inverted stereocentre(s) corrected")
     return _Refined(y, None, None, rmsd, None, "; ".join(done) or "nothing to optimise (no protein backbone)")

@@ -11,13 +11,14 @@ import numpy as np
 
 from ..assembly import topology_of_openmm
 from .backbone import backbone_indices, optimize_backbone
+from .branches import spread_branches
 from .chirality import fix_chirality
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
 from .topology import Structure, copy_topology, heavy_atom_mask, topology_from_system, write_structure
 
-__all__ = ["RefineReport", "backbone_step", "has_protein_backbone", "refine_frame", "refine_structure"]
+__all__ = ["RefineReport", "backbone_step", "has_protein_backbone", "refine_frame", "refine_structure", "side_chain_step"]
 
 
 @dataclass
@@ -32,11 +33,14 @@ class RefineReport:
     hydrogen_seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     chirality_fixed: list[str] = field(default_factory=list)  # inverted stereocentres put right
+    branches_spread: list[str] = field(default_factory=list)  # collapsed side-chain branches spread
 
     def summary(self) -> str:
         lines = [self.protonated.summary() + f" ({self.hydrogen_seconds:.1f} s)"]
         if self.chirality_fixed:
             lines.insert(0, f"{len(self.chirality_fixed)} inverted stereocentre(s) corrected before adding hydrogens")
+        if self.branches_spread:
+            lines.insert(0, f"{len(self.branches_spread)} collapsed side-chain branch(es) spread to tetrahedral geometry")
         if self.backbone_seconds:
             lines.insert(0, f"backbone optimised ({self.backbone_seconds:.1f} s)")
         if self.minimized is not None:
@@ -141,12 +145,22 @@ def refine_frame(
         t0 = time.perf_counter()
         x = backbone_step(system, x, phi_psi)
         t_bb = time.perf_counter() - t0
-    x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
+    x, spread, inverted = side_chain_step(system, x)
     st = _chains_from_links(topology_from_system(system, x), system)
     report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
                      split_breaks=False, restraint=restraint, box=box)
     report.chirality_fixed = inverted
+    report.branches_spread = spread
     return report
+
+
+def side_chain_step(system, positions: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
+    """(positions, branches spread, stereocentres corrected): collapsed side-chain branches put at
+    tetrahedral geometry (:func:`herobm.refine.branches.spread_branches`), then inverted
+    stereocentres reflected (:func:`herobm.refine.chirality.fix_chirality`). Å."""
+    x, spread = spread_branches(system.atom_name, system.atom_residue, system.residue_name, positions)
+    x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
+    return x, spread, inverted
 
 
 def _chains_from_links(st: Structure, system) -> Structure:

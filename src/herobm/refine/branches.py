@@ -1,0 +1,140 @@
+"""Collapsed side-chain branches spread to tetrahedral geometry.
+
+Where a network cannot tell a branch's rotamer (a Cα trace says nothing about χ1), its
+squared-error training puts the two branch atoms near the mean of their possible places,
+that is near each other: THR OG1 and CG2 0.4-0.5 Å apart, LEU CD1 and CD2 0.7-0.9 Å, where a
+real sp³ branch has them ~2.5 Å apart (adenylate kinase from its Cα trace, docs/refinement.md).
+Minimisation cannot be trusted to separate atoms that sit on top of each other, and a
+structure written without it would keep them.
+
+A branch is a centre X with its parent P and two children B, C (:data:`BRANCHES`). When the
+angle B-X-C is below ``min_angle``, B and C are put at the standard bond length from X
+(:data:`BOND_LENGTH`), at the tetrahedral angle from P and from each other, turned about P-X so that their mid-direction is
+the network's; at a stereocentre (THR and ILE Cβ) the handedness is the natural one, else the
+assignment nearer the network's atoms. Positions in Å, angles in degrees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..metrics.geometry import CHIRAL_CENTRES
+from ..metrics.matching import canonical_resname
+
+__all__ = ["BRANCHES", "spread_branches"]
+
+# residue -> (centre, parent, child, child): the sp³ branch points of the standard amino acids
+BRANCHES: dict[str, tuple[str, str, str, str]] = {
+    "THR": ("CB", "CA", "OG1", "CG2"),
+    "VAL": ("CB", "CA", "CG1", "CG2"),
+    "ILE": ("CB", "CA", "CG1", "CG2"),
+    "LEU": ("CG", "CB", "CD1", "CD2"),
+}
+TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))  # 109.47°
+# bond length (Å) from an sp³ carbon to a child of this element (amber14 equilibrium values, rounded)
+BOND_LENGTH = {"C": 1.53, "O": 1.43}
+
+
+def _element(name: str) -> str:
+    return name.lstrip("0123456789")[0]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True).clip(1e-9)
+
+
+def _perpendicular(u: np.ndarray) -> np.ndarray:
+    """Some unit vector perpendicular to each row of ``u``."""
+    trial = np.where(np.abs(u[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
+    return _unit(trial - (trial * u).sum(-1, keepdims=True) * u)
+
+
+def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray,
+                    min_angle: float = 60.0) -> tuple[np.ndarray, list[str]]:
+    """(positions with collapsed branches spread, labels like ``LEU 12 CG`` of the branches
+    moved). A branch is collapsed when its two children make an angle below ``min_angle`` (°)
+    at the centre; only those two children move, each with what hangs off it (ILE CD1, hydrogens). ``atom_residue`` indexes ``residue_name``."""
+    x = np.asarray(positions, dtype=np.float64).copy()
+    names = np.asarray(atom_name).astype(str)
+    res = np.asarray(atom_residue, dtype=np.int64)
+    index = {(int(r), str(n)): i for i, (r, n) in enumerate(zip(res, names))}
+    quads, labels, chiral = [], [], []
+    for r in sorted(set(res.tolist())):
+        rn = canonical_resname(str(residue_name[r]))
+        spec = BRANCHES.get(rn)
+        if spec is None:
+            continue
+        q = [index.get((r, a), -1) for a in spec]
+        if min(q) < 0:
+            continue
+        quads.append(q)
+        labels.append(f"{rn} {r + 1} {spec[0]}")
+        # the natural handedness as metrics.geometry states it: [centre, a, b, d] with b, d the children
+        chiral.append(any(c == (spec[0], spec[1], spec[2], spec[3]) for c in CHIRAL_CENTRES.get(rn, ())))
+    if not quads:
+        return x, []
+    q = np.asarray(quads, dtype=np.int64)
+    X, P, B, C = (x[q[:, k]] for k in range(4))
+    vb, vc = B - X, C - X
+    cos_bc = (_unit(vb) * _unit(vc)).sum(-1)
+    bad = np.degrees(np.arccos(np.clip(cos_bc, -1.0, 1.0))) < min_angle
+    if not bad.any():
+        return x, []
+    q, X, P, vb, vc = q[bad], X[bad], P[bad], vb[bad], vc[bad]
+    chiral = np.asarray(chiral)[bad]
+    u = _unit(P - X)
+    mid = vb + vc
+    w = mid - (mid * u).sum(-1, keepdims=True) * u
+    flat = np.linalg.norm(w, axis=-1) < 1e-3  # no mid-direction to keep: any will do
+    w[flat] = _perpendicular(u[flat])
+    w = _unit(w)
+    v = np.cross(u, w)
+    theta = np.radians(TETRAHEDRAL)
+    # children at the tetrahedral angle from the parent and (azimuths ±60° about P-X) from each other
+    side = [np.cos(theta) * u + np.sin(theta) * (0.5 * w + s * np.sqrt(0.75) * v) for s in (1.0, -1.0)]
+    # [centre, parent, child at side 0, child at side 1]: the sign metrics.geometry.signed_volumes gives
+    first_ok = (u * np.cross(side[0], side[1])).sum(-1) > 0
+    old_b, old_c = _unit(vb), _unit(vc)
+    as_is = ((side[0] - old_b) ** 2).sum(-1) + ((side[1] - old_c) ** 2).sum(-1)
+    swapped = ((side[1] - old_b) ** 2).sum(-1) + ((side[0] - old_c) ** 2).sum(-1)
+    take_first = np.where(chiral, first_ok, as_is <= swapped)
+    new_b = np.where(take_first[:, None], side[0], side[1])
+    new_c = np.where(take_first[:, None], side[1], side[0])
+    out = x.copy()
+    for k in range(len(q)):
+        r = int(res[q[k, 0]])
+        rn = canonical_resname(str(residue_name[r]))
+        for child, v_old, new in ((q[k, 2], vb[k], new_b[k]), (q[k, 3], vc[k], new_c[k])):
+            rot = _rotation_between(_unit(v_old), new)
+            stretch = (BOND_LENGTH[_element(names[child])] - np.linalg.norm(v_old)) * new
+            for i in [child] + _descendants(index, r, rn, names[child]):
+                out[i] = X[k] + rot @ (x[i] - X[k]) + stretch
+    return out, [lab for lab, b in zip(labels, bad) if b]
+
+
+# heavy atoms that hang off a child (ILE CG1 carries CD1; CHARMM calls it CD)
+_HEAVY_BELOW = {("ILE", "CG1"): ("CD1", "CD")}
+
+
+def _descendants(index: dict, r: int, resname: str, child: str) -> list[int]:
+    """Atoms of residue ``r`` that move with ``child``: heavy atoms below it and the hydrogens
+    of all of them (named H + the heavy atom's name without its element: CG2 -> HG21...)."""
+    heavy = [child] + [n for n in _HEAVY_BELOW.get((resname, child), ()) if (r, n) in index]
+    prefixes = tuple("H" + n[1:] for n in heavy)
+    out = [index[(r, n)] for n in heavy[1:]]
+    out += [i for (rr, n), i in index.items() if rr == r and n.startswith(prefixes) and n not in heavy]
+    return out
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rotation matrix that turns unit vector ``a`` into unit vector ``b`` about ``a × b``."""
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-9:
+        if c > 0:
+            return np.eye(3)
+        axis = _perpendicular(a[None])[0]  # half a turn about any perpendicular axis
+        return 2.0 * np.outer(axis, axis) - np.eye(3)
+    k = axis / s
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * K + (1.0 - c) * (K @ K)
