@@ -44,7 +44,10 @@ RESCUE_RESTRAINT = 1e4  # kJ/mol/nm^2 on heavy atoms in the first stage of the s
 @dataclass
 class Minimized:
     """Result of :func:`minimize`. Positions in Å, energies in kJ/mol (potential energy of
-    the force field, restraints excluded), forces in kJ/mol/nm over the atoms free to move."""
+    the force field, restraints excluded), forces in kJ/mol/nm over the atoms free to move:
+    ``rms_force`` / ``max_force`` of the force field alone, ``rms_force_restrained`` with the
+    heavy-atom restraint added (what the minimiser brings below the tolerance; at a restrained
+    minimum the force field's own force is what the restraint holds, and can be larger)."""
 
     positions: np.ndarray
     energy_before: float
@@ -56,11 +59,14 @@ class Minimized:
     platform: str
     seconds: float
     fixed: list[str] = field(default_factory=list)  # residues held fixed (no template)
+    rms_force_restrained: float | None = None  # with the restraint; None: no restraint
 
     def summary(self) -> str:
         lines = [
             f"minimised on {self.platform} in {self.seconds:.1f} s: energy {self.energy_before:.4g} -> "
-            f"{self.energy_after:.4g} kJ/mol, RMS force {self.rms_force:.3g} kJ/mol/nm",
+            f"{self.energy_after:.4g} kJ/mol, RMS force {self.rms_force:.3g} kJ/mol/nm"
+            + (f" ({self.rms_force_restrained:.3g} with the heavy-atom restraint)"
+               if self.rms_force_restrained is not None else ""),
             f"heavy atoms moved by the minimisation: RMSD {self.heavy_rmsd:.3f} Å (max {self.heavy_max_displacement:.3f} Å)",
         ]
         if self.fixed:
@@ -187,27 +193,34 @@ def minimize(
     e0 = context.getState(getEnergy=True, groups=energy_groups).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     movable = np.asarray([system.getParticleMass(i).value_in_unit(unit.dalton) > 0 for i in range(system.getNumParticles())])
 
+    def rms_now() -> float:
+        """RMS force (kJ/mol/nm) on the movable atoms as the minimiser sees it: every force, the
+        restraint at its present strength included."""
+        f = context.getState(getForces=True).getForces(asNumpy=True)
+        f = np.asarray(f.value_in_unit(unit.kilojoule_per_mole / unit.nanometer))[movable]
+        return float(np.sqrt(np.mean(f**2))) if len(f) and np.isfinite(f).all() else float("inf")
+
     def run(k: float) -> float:
-        """Minimise with restraint strength k; the RMS force (kJ/mol/nm) at the end, unrestrained terms."""
+        """Minimise with restraint strength k; the RMS force (kJ/mol/nm) at the end as the minimiser
+        sees it (force field + restraint at strength k), which it is asked to bring below the tolerance."""
         if heavy.any():
             context.setParameter("k_herobm", float(k))
         openmm.LocalEnergyMinimizer.minimize(context, tolerance * unit.kilojoule_per_mole / unit.nanometer,
                                              int(max_iterations))
-        f = context.getState(getForces=True, groups=energy_groups).getForces(asNumpy=True)
-        f = np.asarray(f.value_in_unit(unit.kilojoule_per_mole / unit.nanometer))[movable]
-        return float(np.sqrt(np.mean(f**2))) if len(f) and np.isfinite(f).all() else float("inf")
+        return rms_now()
 
-    rms = run(restraint)
-    if rms > RESCUE_FACTOR * tolerance:
+    rms_end = run(restraint)
+    if rms_end > RESCUE_FACTOR * tolerance:
         # L-BFGS can stop far from a minimum when it starts from bad contacts (a polar hydrogen
         # pulled onto an acceptor): start again, first with the heavy atoms held near the start
         context.setPositions(to_nm_quantity(x0))
         run(max(RESCUE_RESTRAINT, restraint))
-        rms = run(restraint)
-        if rms > RESCUE_FACTOR * tolerance:
+        rms_end = run(restraint)
+        if rms_end > RESCUE_FACTOR * tolerance:
             warnings.warn(RefinementWarning(
-                f"minimisation stopped at RMS force {rms:.3g} kJ/mol/nm (asked: {tolerance:g}); the structure "
+                f"minimisation stopped at RMS force {rms_end:.3g} kJ/mol/nm (asked: {tolerance:g}); the structure "
                 "may keep bad contacts"), stacklevel=2)
+    rms_restrained = rms_end if heavy.any() and restraint > 0 else None
     state = context.getState(getPositions=True, getForces=True, groups=energy_groups)
     e1 = context.getState(getEnergy=True, groups=energy_groups).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     x1 = to_angstrom(state.getPositions(asNumpy=True))
@@ -228,4 +241,5 @@ def minimize(
         platform=platform_name,
         seconds=time.perf_counter() - t0,
         fixed=fixed,
+        rms_force_restrained=rms_restrained,
     )
