@@ -74,6 +74,20 @@ def test_martinize2_cg_to_amber_ready_pdb(villin):
     assert scores["rmsd_heavy"] < 1.5 and scores["rmsd_backbone"] < 1.0
 
 
+def _branch_angles(u) -> np.ndarray:
+    """Angle (°) between the two branch atoms at each THR / VAL / ILE / LEU branch point."""
+    from herobm.refine.branches import BRANCHES
+
+    out = []
+    for res in u.residues:
+        spec = BRANCHES.get(res.resname)
+        if spec:
+            x, _, b, c = (res.atoms.select_atoms(f"name {n}").positions[0].astype(float) for n in spec)
+            v, w = b - x, c - x
+            out.append(np.degrees(np.arccos(np.dot(v, w) / np.linalg.norm(v) / np.linalg.norm(w))))
+    return np.asarray(out)
+
+
 def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     """The shipped Cα model asks for backbone optimisation (checkpoint info), so a plain
     backmap of a Cα trace gets it; --no-optimize-backbone gives the raw network output;
@@ -111,6 +125,12 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     assert np.all(np.linalg.norm(atoms.positions[idx[gap, 2]] - atoms.positions[idx[gap + 1, 0]], axis=1) > 2.5)
     ideal = BackboneGeometry().c_n
     assert np.nanmax(np.abs(report["c_n"] - ideal)) < 0.05
+    # side-chain branches the network collapsed (children closer than 60° at the branch point) are
+    # opened by the default run, and only those: as many as the summary says
+    collapsed = {name: _branch_angles(u) < 60.0 for name, u in (("raw", ub), ("default", ua))}
+    spread = re.search(r"(\d+) collapsed side-chain branch\(es\) spread", default.refine_summary)
+    assert collapsed["raw"].any() and spread and int(spread.group(1)) == collapsed["raw"].sum()
+    assert not collapsed["default"].any()
     m3 = backmap(villin / "cg.pdb", None, tmp_path / "m3.pdb")
     assert m3.models == ["martini3-protein"] and m3.refined_rmsd == []
     listing = CliRunner().invoke(main, ["models"]).output.split("\n\n")[0]
