@@ -9,9 +9,9 @@ structure written without it would keep them.
 
 A branch is a centre X with its parent P and two children B, C (:data:`BRANCHES`). When the
 angle B-X-C is below ``min_angle``, B and C are put at the standard bond length from X
-(:data:`BOND_LENGTH`), at the tetrahedral angle from P and from each other, turned about P-X so that their mid-direction is
-the network's; at a stereocentre (THR and ILE Cβ) the handedness is the natural one, else the
-assignment nearer the network's atoms. Positions in Å, angles in degrees.
+(:data:`BOND_LENGTH`), at the tetrahedral angle from P and from each other, turned about P-X so
+that their mid-direction is the network's; at a stereocentre (THR and ILE Cβ) the handedness is
+the natural one, else the assignment nearer the network's atoms. Positions in Å, angles in degrees.
 """
 
 from __future__ import annotations
@@ -53,11 +53,15 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
                     min_angle: float = 60.0) -> tuple[np.ndarray, list[str]]:
     """(positions with collapsed branches spread, labels like ``LEU 12 CG`` of the branches
     moved). A branch is collapsed when its two children make an angle below ``min_angle`` (°)
-    at the centre; only those two children move, each with what hangs off it (ILE CD1, hydrogens). ``atom_residue`` indexes ``residue_name``."""
+    at the centre; only those two children move, each with what hangs off it (ILE CD1,
+    hydrogens). ``atom_residue`` indexes ``residue_name``."""
     x = np.asarray(positions, dtype=np.float64).copy()
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
     index = {(int(r), str(n)): i for i, (r, n) in enumerate(zip(res, names))}
+    by_residue: dict[int, list[tuple[str, int]]] = {}
+    for (r, n), i in index.items():
+        by_residue.setdefault(r, []).append((n, i))
     quads, labels, chiral = [], [], []
     for r in sorted(set(res.tolist())):
         rn = canonical_resname(str(residue_name[r]))
@@ -107,7 +111,7 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
         for child, v_old, new in ((q[k, 2], vb[k], new_b[k]), (q[k, 3], vc[k], new_c[k])):
             rot = _rotation_between(_unit(v_old), new)
             stretch = (BOND_LENGTH[_element(names[child])] - np.linalg.norm(v_old)) * new
-            for i in [child] + _descendants(index, r, rn, names[child]):
+            for i in [child] + _descendants(by_residue[r], rn, names[child]):
                 out[i] = X[k] + rot @ (x[i] - X[k]) + stretch
     return out, [lab for lab, b in zip(labels, bad) if b]
 
@@ -116,14 +120,13 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
 _HEAVY_BELOW = {("ILE", "CG1"): ("CD1", "CD")}
 
 
-def _descendants(index: dict, r: int, resname: str, child: str) -> list[int]:
-    """Atoms of residue ``r`` that move with ``child``: heavy atoms below it and the hydrogens
-    of all of them (named H + the heavy atom's name without its element: CG2 -> HG21...)."""
-    heavy = [child] + [n for n in _HEAVY_BELOW.get((resname, child), ()) if (r, n) in index]
-    prefixes = tuple("H" + n[1:] for n in heavy)
-    out = [index[(r, n)] for n in heavy[1:]]
-    out += [i for (rr, n), i in index.items() if rr == r and n.startswith(prefixes) and n not in heavy]
-    return out
+def _descendants(atoms: list[tuple[str, int]], resname: str, child: str) -> list[int]:
+    """Atoms of a residue (``atoms``: its (name, index) pairs) that move with ``child``: heavy
+    atoms below it and the hydrogens of all of them (named H + the heavy atom's name without its
+    element: CG2 -> HG21 ...)."""
+    below = set(_HEAVY_BELOW.get((resname, child), ()))
+    prefixes = tuple("H" + n[1:] for n in [child, *below])
+    return [i for n, i in atoms if n in below or (n != child and n.startswith(prefixes))]
 
 
 def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
