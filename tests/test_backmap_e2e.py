@@ -131,6 +131,9 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     spread = re.search(r"(\d+) collapsed side-chain branch\(es\) spread", default.refine_summary)
     assert collapsed["raw"].any() and spread and int(spread.group(1)) == collapsed["raw"].sum()
     assert not collapsed["default"].any()
+    named = [n for n in raw.notes if "side-chain branch(es) collapsed in the network output" in n]
+    assert len(named) == 1 and named[0].startswith(f"{collapsed['raw'].sum()} side-chain branch(es)")
+    assert re.search(r"\((THR|VAL|ILE|LEU) \d+ C[BG]", named[0]) and not any("collapsed" in n for n in default.notes)
     m3 = backmap(villin / "cg.pdb", None, tmp_path / "m3.pdb")
     assert m3.models == ["martini3-protein"] and m3.refined_rmsd == []
     listing = CliRunner().invoke(main, ["models"]).output.split("\n\n")[0]

@@ -62,6 +62,8 @@ def test_collapsed_branches_are_spread_back_near_the_truth():
     assert (_angle(bad, q[:, 2], q[:, 0], q[:, 3]) < 40).all()
     y, spread = spread_branches(names, res, resnames, bad)
     assert len(spread) == len(q) and spread[0].endswith(" CB") and any(s.startswith("LEU") for s in spread)
+    _, named = spread_branches(names, res, resnames, bad, residue_id=np.arange(len(resnames)) + 100)
+    assert named == [f"{rn} {int(k) + 99} {c}" for rn, k, c in (lab.split() for lab in spread)]
     for k in (2, 3):
         assert np.allclose(_angle(y, q[:, 1], q[:, 0], q[:, k]), TETRAHEDRAL, atol=1e-6)
         lengths = np.linalg.norm(y[q[:, k]] - y[q[:, 0]], axis=1)

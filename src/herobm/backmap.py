@@ -442,6 +442,18 @@ def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
             "--hydrogens, --minimize or --optimize-backbone put them right")
 
 
+def _raw_branch_note(top: OutputTopology, x: np.ndarray) -> str:
+    """Names the side-chain branches the network collapsed (raw output, nothing moved)."""
+    from .refine.branches import spread_branches
+
+    _, bad = spread_branches(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
+    if not bad:
+        return ""
+    shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+    return (f"{len(bad)} side-chain branch(es) collapsed in the network output, first frame ({shown}: the two "
+            "branch atoms within 60° of each other); --hydrogens, --minimize or --optimize-backbone open them")
+
+
 # --- the run --------------------------------------------------------------------------
 
 
@@ -589,8 +601,8 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
     outputs = write_stream(aa_universe(top), stream(), output, traj_out, len(todo), progress, desc="backmapping",
                            structure_writer=writer)
     notes = list(runner.plan.notes)
-    if not runner.refine.active:  # raw output: say which centres the network inverted (first frame)
-        notes += [n for n in [_raw_chirality_note(top, first[0])] if n]
+    if not runner.refine.active:  # raw output: say which centres the network inverted, which branches it collapsed
+        notes += [n for n in [_raw_chirality_note(top, first[0]), _raw_branch_note(top, first[0])] if n]
     return BackmapReport(
         n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
         models=[p.spec.name for p in runner.plan.models], notes=notes, outputs=outputs,

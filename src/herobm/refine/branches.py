@@ -50,11 +50,12 @@ def _perpendicular(u: np.ndarray) -> np.ndarray:
 
 
 def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray,
-                    min_angle: float = 60.0) -> tuple[np.ndarray, list[str]]:
+                    min_angle: float = 60.0, residue_id=None) -> tuple[np.ndarray, list[str]]:
     """(positions with collapsed branches spread, labels like ``LEU 12 CG`` of the branches
-    moved). A branch is collapsed when its two children make an angle below ``min_angle`` (°)
-    at the centre; only those two children move, each with what hangs off it (ILE CD1,
-    hydrogens). ``atom_residue`` indexes ``residue_name``."""
+    moved: residue name, ``residue_id`` or else position from 1, centre). A branch is collapsed
+    when its two children make an angle below ``min_angle`` (°) at the centre; only those two
+    children move, each with what hangs off it (ILE CD1, hydrogens). ``atom_residue`` indexes
+    ``residue_name``."""
     x = np.asarray(positions, dtype=np.float64).copy()
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
@@ -62,6 +63,7 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
     by_residue: dict[int, list[tuple[str, int]]] = {}
     for (r, n), i in index.items():
         by_residue.setdefault(r, []).append((n, i))
+    ids = np.arange(1, len(residue_name) + 1) if residue_id is None else np.asarray(residue_id)
     quads, labels, chiral = [], [], []
     for r in sorted(set(res.tolist())):
         rn = canonical_resname(str(residue_name[r]))
@@ -72,7 +74,7 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
         if min(q) < 0:
             continue
         quads.append(q)
-        labels.append(f"{rn} {r + 1} {spec[0]}")
+        labels.append(f"{rn} {ids[r]} {spec[0]}")
         # the natural handedness as metrics.geometry states it: [centre, a, b, d] with b, d the children
         chiral.append(any(c == (spec[0], spec[1], spec[2], spec[3]) for c in CHIRAL_CENTRES.get(rn, ())))
     if not quads:
