@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from MDAnalysisTests.datafiles import PDB_small
 
+from herobm.geometry import bond_angles
 from herobm.metrics.geometry import chirality_centers, signed_volumes
 from herobm.refine.branches import BRANCHES, TETRAHEDRAL, spread_branches
 
@@ -27,8 +28,8 @@ def _branch_index(names, res, resnames):
 
 
 def _angle(x, a, c, b):
-    u, v = x[a] - x[c], x[b] - x[c]
-    return np.degrees(np.arccos((u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)))
+    """Angle a-c-b in degrees (index arrays or single indices)."""
+    return np.degrees(bond_angles(x, np.stack(np.broadcast_arrays(a, c, b), -1).reshape(-1, 3))).squeeze()
 
 
 def test_real_structure_is_left_alone():
@@ -113,3 +114,4 @@ def test_only_branches_below_the_angle_move(min_angle, expected):
     assert _angle(bad, b, c, d) == pytest.approx(45.0)
     _, spread = spread_branches(names, res, resnames, bad, min_angle=min_angle)
     assert len(spread) == expected
+

@@ -430,6 +430,11 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
     return _Refined(y, None, None, rmsd, None, "; ".join(done) or "nothing to optimise (no protein backbone)")
 
 
+def _first_labels(labels: list[str], n: int = 8) -> str:
+    """The first ``n`` labels, comma-separated, and how many more there are."""
+    return ", ".join(labels[:n]) + (f" and {len(labels) - n} more" if len(labels) > n else "")
+
+
 def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
     """Names the stereocentres of known handedness the network inverted (raw output, nothing moved)."""
     from .refine.chirality import inverted_stereocentres
@@ -437,8 +442,7 @@ def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
     bad = inverted_stereocentres(top.atom_name, top.atom_residue, top.residue_name, x, top.residue_id)
     if not bad:
         return ""
-    shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-    return (f"{len(bad)} stereocentre(s) inverted in the network output, first frame ({shown}); "
+    return (f"{len(bad)} stereocentre(s) inverted in the network output, first frame ({_first_labels(bad)}); "
             "--hydrogens, --minimize or --optimize-backbone put them right")
 
 
@@ -449,9 +453,9 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray) -> str:
     _, bad = spread_branches(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
     if not bad:
         return ""
-    shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-    return (f"{len(bad)} side-chain branch(es) collapsed in the network output, first frame ({shown}: the two "
-            "branch atoms within 60° of each other); --hydrogens, --minimize or --optimize-backbone open them")
+    return (f"{len(bad)} side-chain branch(es) collapsed in the network output, first frame "
+            f"({_first_labels(bad)}: the two branch atoms within 60° of each other); --hydrogens, --minimize or "
+            "--optimize-backbone open them")
 
 
 # --- the run --------------------------------------------------------------------------

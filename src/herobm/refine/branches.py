@@ -17,9 +17,11 @@ the natural one, else the assignment nearer the network's atoms. Positions in Å
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
+from ..geometry import bond_angles
 from ..metrics.geometry import CHIRAL_CENTRES
-from ..metrics.matching import canonical_resname
+from ..metrics.matching import canonical_resname, element_of
 
 __all__ = ["BRANCHES", "spread_branches"]
 
@@ -33,10 +35,6 @@ BRANCHES: dict[str, tuple[str, str, str, str]] = {
 TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))  # 109.47°
 # bond length (Å) from an sp³ carbon to a child of this element (amber14 equilibrium values, rounded)
 BOND_LENGTH = {"C": 1.53, "O": 1.43}
-
-
-def _element(name: str) -> str:
-    return name.lstrip("0123456789")[0]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -80,13 +78,12 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
     if not quads:
         return x, []
     q = np.asarray(quads, dtype=np.int64)
-    X, P, B, C = (x[q[:, k]] for k in range(4))
-    vb, vc = B - X, C - X
-    cos_bc = (_unit(vb) * _unit(vc)).sum(-1)
-    bad = np.degrees(np.arccos(np.clip(cos_bc, -1.0, 1.0))) < min_angle
+    bad = np.degrees(bond_angles(x, q[:, [2, 0, 3]])) < min_angle
     if not bad.any():
         return x, []
-    q, X, P, vb, vc = q[bad], X[bad], P[bad], vb[bad], vc[bad]
+    q = q[bad]
+    X, P = x[q[:, 0]], x[q[:, 1]]
+    vb, vc = x[q[:, 2]] - X, x[q[:, 3]] - X
     chiral = np.asarray(chiral)[bad]
     u = _unit(P - X)
     mid = vb + vc
@@ -111,8 +108,8 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
         r = int(res[q[k, 0]])
         rn = canonical_resname(str(residue_name[r]))
         for child, v_old, new in ((q[k, 2], vb[k], new_b[k]), (q[k, 3], vc[k], new_c[k])):
-            rot = _rotation_between(_unit(v_old), new)
-            stretch = (BOND_LENGTH[_element(names[child])] - np.linalg.norm(v_old)) * new
+            rot = Rotation.align_vectors(new[None], v_old[None])[0].as_matrix()  # v_old's direction -> new
+            stretch = (BOND_LENGTH[element_of(names[child])] - np.linalg.norm(v_old)) * new
             for i in [child] + _descendants(by_residue[r], rn, names[child]):
                 out[i] = X[k] + rot @ (x[i] - X[k]) + stretch
     return out, [lab for lab, b in zip(labels, bad) if b]
@@ -129,17 +126,3 @@ def _descendants(atoms: list[tuple[str, int]], resname: str, child: str) -> list
     below = set(_HEAVY_BELOW.get((resname, child), ()))
     prefixes = tuple("H" + n[1:] for n in [child, *below])
     return [i for n, i in atoms if n in below or (n != child and n.startswith(prefixes))]
-
-
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The rotation matrix that turns unit vector ``a`` into unit vector ``b`` about ``a × b``."""
-    axis = np.cross(a, b)
-    s, c = np.linalg.norm(axis), float(np.dot(a, b))
-    if s < 1e-9:
-        if c > 0:
-            return np.eye(3)
-        axis = _perpendicular(a[None])[0]  # half a turn about any perpendicular axis
-        return 2.0 * np.outer(axis, axis) - np.eye(3)
-    k = axis / s
-    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + s * K + (1.0 - c) * (K @ K)
