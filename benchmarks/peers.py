@@ -254,16 +254,17 @@ def _self_cmd(*args: str) -> list[str]:
 
 def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, refine: bool = False,
                 bead_fit: bool = False, defaults: bool = False) -> Tool:
-    """``herobm backmap``: the raw network output (``--no-optimize-backbone``), or with
-    ``defaults`` as a plain call runs it (the model's recommended backbone optimisation), or
-    with ``refine`` ``--hydrogens --minimize`` (defaults otherwise: restraint, backbone)."""
+    """``herobm backmap``: the raw network output (``--no-optimize-backbone --no-relax-backbone``),
+    or with ``defaults`` as a plain call runs it (the model's recommended backbone optimisation,
+    else the backbone relaxation), or with ``refine`` ``--hydrogens --minimize`` (defaults
+    otherwise: restraint, backbone)."""
     from importlib.metadata import version
 
     from herobm.backmap import DEFAULT_RESTRAINT
 
     name = "herobm --hydrogens --minimize" if refine else "herobm (defaults)" if defaults else "herobm (raw network output)"
     if bead_fit:
-        name = "herobm --bead-fit" + (" --hydrogens --minimize" if refine else "")
+        name = "herobm --bead-fit" + (" --hydrogens --minimize" if refine else "" if defaults else " (raw)")
     t = Tool(name, "herobm", version=f"herobm {version('herobm')} ({git_describe()})", output=output)
     if not model:
         t.skip = "not run: no model given"
@@ -277,11 +278,12 @@ def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, re
     if not copy.exists() or sha256(copy) != key:  # copy first: the checkpoint may be overwritten by training
         shutil.copy(model, copy)
     mode = ("refine" if refine else "default" if defaults else "raw") + ("+fit" if bead_fit else "")
-    t.cache_key = f"model sha256 {key} {mode}" + (f" restraint {DEFAULT_RESTRAINT:g}, backbone as the model asks"
-                                                   if refine else "")
+    t.cache_key = (f"model sha256 {key} {mode}" + (f" restraint {DEFAULT_RESTRAINT:g}, backbone as the model asks"
+                                                    if refine else "")
+                   + ("" if mode.startswith("raw") else ", backbone relaxed where not optimised"))
     t.cmd = _self_cmd("_herobm", str(cg_input), str(copy), output, mode)
     flags = ((" --bead-fit" if bead_fit else "") + (" --hydrogens --minimize" if refine else "")
-             + ("" if refine or defaults else " --no-optimize-backbone"))
+             + ("" if refine or defaults else " --no-optimize-backbone --no-relax-backbone"))
     t.display_cmd = f"herobm backmap {cg_input.name} --model MODEL.pt -o {output}{flags}"
     t.notes.append(f"model: {model} (sha256 {key[:12]}), copied before use")
     return t
@@ -339,9 +341,11 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
     if comparison == "protein":
         tools = [
             herobm_tool(a.model_martini3, inp.cg_protein, "herobm.pdb", d / "herobm"),
+            herobm_tool(a.model_martini3, inp.cg_protein, "herobm_def.pdb", d / "herobm_def", defaults=True),
             herobm_tool(a.model_martini3, inp.cg_protein, "herobm_min.pdb", d / "herobm_min", refine=True),
             # martinize2 of a PDB entry without hydrogens: the bead fit is exact here (docs/backmap.md)
-            herobm_tool(a.model_martini3, inp.cg_protein, "herobm_fit.pdb", d / "herobm_fit", bead_fit=True),
+            herobm_tool(a.model_martini3, inp.cg_protein, "herobm_fit.pdb", d / "herobm_fit", bead_fit=True,
+                        defaults=True),
             herobm_tool(a.model_martini3, inp.cg_protein, "herobm_fit_min.pdb", d / "herobm_fit_min", refine=True,
                         bead_fit=True),
             baseline_tool(a.baseline_dataset_martini3, inp.cg_protein, "baseline.pdb", a.baseline_max_frames),
@@ -613,9 +617,9 @@ def _run_herobm(cg_input: str, model: str, output: str, mode: str = "raw") -> No
     from herobm.backmap import backmap
 
     refine = mode.startswith("refine")
-    raw = mode.startswith("raw")  # the network output only: no backbone optimisation either
+    raw = mode.startswith("raw")  # the network output only: no backbone optimisation or relaxation
     rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"),
-                  optimize_backbone=False if raw else None)
+                  optimize_backbone=False if raw else None, relax_backbone=not raw)
     print(rep.summary())
 
 

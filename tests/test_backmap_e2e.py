@@ -1,6 +1,7 @@
 """`herobm backmap` end to end with the shipped models: martinize2-written CG in,
 simulation-ready all-atom out; trajectories; mixed protein-membrane systems; bad input."""
 
+import inspect
 import re
 import shutil
 import subprocess
@@ -90,7 +91,7 @@ def _branch_angles(u) -> np.ndarray:
 
 def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     """The shipped Cα model asks for backbone optimisation (checkpoint info), so a plain
-    backmap of a Cα trace gets it; --no-optimize-backbone gives the raw network output;
+    backmap of a Cα trace gets it; --no-optimize-backbone --no-relax-backbone gives the raw network output;
     the Martini 3 model does not ask for it."""
     from herobm.refine import backbone_indices, backbone_report
     from herobm.refine.backbone import BackboneGeometry
@@ -98,7 +99,8 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
     default = backmap(tmp_path / "ca.pdb", None, tmp_path / "default.pdb")
     assert default.models == ["ca-protein"] and default.refine_summary.startswith("backbone optimised")
-    raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False)
+    raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False,
+                  relax_backbone=False)
     assert raw.refined_rmsd == [] and raw.refine_summary == ""
     # the shipped model inverts a centre of this trace (which one depends on the trained weights:
     # LYS 71 CA in session 11's model, THR 54 CB now); the raw run names it, the default run corrects it
@@ -153,6 +155,36 @@ def test_backmapped_structure_maps_back_onto_the_input_beads(villin):
         map_structure(str(out), "martini3", str(villin / f"remapped{fit}.pdb"))
         off[fit] = np.abs(mda.Universe(str(villin / f"remapped{fit}.pdb")).atoms.positions - cg).max()
     assert off[True] < 2e-3 and off[False] > 0.05
+
+
+def test_backbone_relaxed_by_default(villin, tmp_path):
+    """Plain backmap relaxes the network's backbone toward ideal bonds and angles and moves nothing
+    else; --no-relax-backbone writes the network's atoms; the Cα model's CA stay on the beads."""
+    from herobm.refine.backbone import backbone_indices
+    from herobm.refine.relax import backbone_restraints
+
+    rep = backmap(villin / "cg.pdb", None, tmp_path / "default.pdb")
+    backmap(villin / "cg.pdb", None, tmp_path / "raw.pdb", relax_backbone=False)
+    a, b = (mda.Universe(str(tmp_path / f)).atoms for f in ("default.pdb", "raw.pdb"))
+    assert list(a.names) == list(b.names)
+    idx = backbone_indices(a.names, a.resindices, len(a.residues))
+    nxt = np.append(np.arange(1, len(a.residues)), -1)
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, a.residues.resnames)
+
+    def bond_rms(x):
+        return np.sqrt(np.mean((np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1) - d0)[is_bond] ** 2))
+
+    assert bond_rms(b.positions) > 0.05 and bond_rms(a.positions) < 0.02
+    backbone = np.isin(a.names, ["N", "CA", "C", "O", "OXT"])
+    assert np.array_equal(a.positions[~backbone], b.positions[~backbone])
+    assert np.abs(a.positions[backbone] - b.positions[backbone]).max() > 0.05
+    assert any("backbone relaxed" in n for n in rep.notes)
+    map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
+    ca = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "ca_relaxed.pdb", optimize_backbone=False)
+    assert any("backbone relaxed" in n for n in ca.notes)
+    trace = mda.Universe(str(tmp_path / "ca.pdb")).atoms.positions
+    out = mda.Universe(str(tmp_path / "ca_relaxed.pdb")).select_atoms("name CA").positions
+    assert np.abs(out - trace).max() < 2e-3
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +344,11 @@ def test_chain_split_across_the_box_stays_one_chain(villin, tmp_path):
 
 
 def test_cli_defaults_are_the_library_defaults():
-    """The CLI keeps torch out of its imports, so it repeats two library defaults as literals:
+    """The CLI keeps torch out of its imports, so it repeats library defaults as literals:
     they must stay the library's."""
     from herobm.backmap import DEFAULT_RESTRAINT, RefineOptions
 
     params = {p.name: p.default for p in main.commands["backmap"].params}
+    assert params["relax_backbone"] is inspect.signature(backmap).parameters["relax_backbone"].default
     assert params["restraint"] == DEFAULT_RESTRAINT
     assert params["tolerance"] == RefineOptions().tolerance and params["ph"] == RefineOptions().ph

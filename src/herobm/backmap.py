@@ -326,10 +326,13 @@ def check_near_beads(system: BeadSystem, atoms: np.ndarray, beads: np.ndarray, w
             "from what the model was trained on")
 
 
-def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False,
+           relax: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame.
-    ``bead_fit``: move the rebuilt atoms the least so that they coarse-grain exactly to the input
-    beads (:func:`herobm.reconstruct.fit_to_beads`)."""
+    ``relax``: relax the protein backbone toward ideal bonds and angles
+    (:func:`herobm.refine.relax.relax_backbone`), the atoms that sit on their bead (hierarchy
+    level 0, e.g. the Cα of a Cα trace) held. ``bead_fit``: then move the rebuilt atoms the least
+    so that they coarse-grain exactly to the input beads (:func:`herobm.reconstruct.fit_to_beads`)."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
     for i, part in enumerate(plan.models):
         bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
@@ -338,7 +341,11 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
         vectors = pred["vectors"] if isinstance(pred, dict) else pred
         x = rebuild_frame(part.system, bp, vectors)
         check_near_beads(part.system, x, bp, f"frame {frame} ({part.spec.name})")
-        if bead_fit:
+        if relax:
+            from .refine.pipeline import relax_step
+
+            x = relax_step(part.system, x, fixed=part.system.slot_atom[part.system.slot_level == 0])
+        if bead_fit:  # last: the centres land exactly on the beads
             x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
         parts.append(x)
         pp = _phi_psi(part, pred)
@@ -505,6 +512,7 @@ class _Job:
     refine: RefineOptions
     seed: int
     bead_fit: bool = False
+    relax_backbone: bool = False  # unless the backbone is optimised (backmap()'s default: on)
 
 
 class _Runner:
@@ -521,6 +529,7 @@ class _Runner:
         self.refine = job.refine
         if self.refine.optimize_backbone is None:  # as the models used recommend
             self.refine = replace(self.refine, optimize_backbone=any(p.spec.optimize_backbone for p in self.plan.models))
+        self.relax = self.job.relax_backbone and not self.refine.optimize_backbone  # optimisation supersedes it
         self.variants: list | None = None
         self.out_top: OutputTopology | None = None
         self.openmm_top = None
@@ -531,7 +540,7 @@ class _Runner:
         check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
         box = self.u.dimensions
         box = box if box is not None and np.all(box[:3] > 0) else None
-        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit)
+        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit, self.relax)
         if not self.refine.active:
             return x, box, float("nan"), ""
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
@@ -605,6 +614,12 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
     outputs = write_stream(aa_universe(top), stream(), output, traj_out, len(todo), progress, desc="backmapping",
                            structure_writer=writer)
     notes = list(runner.plan.notes)
+    if runner.relax:
+        from .refine.pipeline import has_protein_backbone
+
+        if has_protein_backbone(top):
+            notes.append("protein backbone relaxed toward ideal bonds and angles (--no-relax-backbone: as the network "
+                         "placed it)")
     if not runner.refine.active:  # raw output: say which centres the network inverted, which branches it collapsed
         notes += [n for n in [_raw_chirality_note(top, first[0]), _raw_branch_note(top, first[0])] if n]
     return BackmapReport(
@@ -649,6 +664,7 @@ def backmap(
     seed: int = 0,
     progress: bool = False,
     bead_fit: bool = False,
+    relax_backbone: bool = True,
 ) -> BackmapReport:
     """Backmap a CG structure (and trajectory) with trained models.
 
@@ -666,7 +682,10 @@ def backmap(
     rebuilt heavy atoms the least so that their centres land exactly on the input beads
     (:func:`herobm.reconstruct.fit_to_beads`): never farther from the true structure when
     the beads were made from heavy atoms only (martinize2 of a PDB entry without
-    hydrogens); approximate when hydrogens counted in the bead centres. Distances in Å.
+    hydrogens); approximate when hydrogens counted in the bead centres. ``relax_backbone``
+    (where the backbone is not optimised) moves each protein's N, CA, C, O the least toward ideal
+    bonds and angles (:mod:`herobm.refine.relax`; False: the network's atoms as they are).
+    Distances in Å.
     """
     from .models import auto_models
 
@@ -680,7 +699,7 @@ def backmap(
     job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, models,
                device if workers == 1 else "cpu", max_beads_per_chunk,
                RefineOptions(hydrogens or minimize, minimize, optimize_backbone, ph, tolerance, restraint=restraint),
-               seed, bead_fit)
+               seed, bead_fit, relax_backbone)
     return _run(job, None, output, traj_out, frames, workers, progress)
 
 
@@ -697,10 +716,13 @@ def backmap_with_specs(
     seed: int = 0,
     progress: bool = False,
     bead_fit: bool = False,
+    relax_backbone: bool = False,
 ) -> BackmapReport:
-    """:func:`backmap` with models given as :class:`ModelSpec` objects (in-process only)."""
+    """:func:`backmap` with models given as :class:`ModelSpec` objects (in-process only); the
+    backbone is relaxed only when asked (``relax_backbone``)."""
     traj = [traj] if isinstance(traj, (str, os.PathLike)) else list(traj or [])
-    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, (), "cpu", 0, refine, seed, bead_fit)
+    job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, (), "cpu", 0, refine, seed, bead_fit,
+               relax_backbone)
     return _run(job, list(specs), output, traj_out, frames, 1, progress)
 
 

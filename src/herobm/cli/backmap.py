@@ -34,9 +34,13 @@ from . import handle_errors, main
 @click.option("--bead-fit", is_flag=True,
               help="Move the rebuilt heavy atoms the least so that their centres land exactly on the beads "
                    "(exact when the CG was made without hydrogens, e.g. martinize2 of a PDB entry).")
+@click.option("--relax-backbone/--no-relax-backbone", default=True, show_default=True,
+              help="Where the backbone is not optimised: move N, CA, C, O the least toward ideal bonds and "
+                   "angles (--no-relax-backbone: the network's atoms as they are).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
-                restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit):
+                restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit,
+                relax_backbone):
     """Rebuild the all-atom structure of the CG beads of INPUT with trained models."""
     from ..backmap import backmap
 
@@ -45,5 +49,6 @@ def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict
         selection=selection, strict=strict, hydrogens=hydrogens, ph=ph, minimize=minimize, tolerance=tolerance,
         restraint=restraint, optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
         workers=workers, seed=seed, progress=True, bead_fit=bead_fit,
+        relax_backbone=relax_backbone,
     )
     click.echo(report.summary())

@@ -16,9 +16,11 @@ from .chirality import fix_chirality
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
+from .relax import relax_backbone
 from .topology import Structure, copy_topology, heavy_atom_mask, topology_from_system, write_structure
 
-__all__ = ["RefineReport", "backbone_step", "has_protein_backbone", "refine_frame", "refine_structure", "side_chain_step"]
+__all__ = ["RefineReport", "backbone_step", "has_protein_backbone", "refine_frame", "refine_structure",
+           "relax_step", "side_chain_step"]
 
 
 @dataclass
@@ -111,6 +113,15 @@ def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = No
         x, idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], system.residue_next, phi, psi,
         oxt=idx[:, 4], resnames=system.residue_name,
     )
+
+
+def relax_step(system, positions: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Backbone relaxation of the protein residues of ``system`` (a BeadSystem or an
+    :class:`herobm.assembly.OutputTopology`) toward ideal bonds and angles, each atom moved the
+    least (:func:`herobm.refine.relax.relax_backbone`): (A, 3) Å in and out. ``fixed``: atom
+    indices that stay (the atoms the input places exactly)."""
+    idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
+    return relax_backbone(positions, idx, system.residue_next, system.residue_name, fixed=fixed)
 
 
 def refine_frame(

@@ -1,0 +1,107 @@
+"""Backbone relaxation toward ideal geometry (herobm.refine.relax)."""
+
+import functools
+import warnings
+
+import MDAnalysis as mda
+import numpy as np
+import pytest
+from MDAnalysisTests.datafiles import PDB_rama
+
+from herobm.errors import InputError
+from herobm.refine.backbone import BackboneGeometry, backbone_indices
+from herobm.refine.relax import backbone_restraints, relax_backbone
+from herobm.testing import random_orthogonal
+
+
+@functools.lru_cache(maxsize=1)
+def _load():
+    """Chain A of 19HC (crystal, 292 residues), heavy atoms: names, residue of each atom,
+    residue names, positions (Å), (R, 5) backbone indices and the bonded next residue."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(PDB_rama)
+    a = u.select_atoms("segid A and protein and not name H* and not altloc B")
+    res = a.resindices - a.resindices.min()
+    resnames = a.residues.resnames.astype(str)
+    idx = backbone_indices(a.names, res, len(resnames))
+    x = a.positions.astype(np.float64)
+    c, n = idx[:-1, 2], idx[1:, 0]
+    nxt = np.full(len(resnames), -1)
+    nxt[:-1] = np.where(np.linalg.norm(x[c] - x[n], axis=1) < 2.0, np.arange(1, len(resnames)), -1)
+    return a.names.astype(str), res, resnames, x, idx, nxt
+
+
+def _chain():
+    """A fresh copy of :func:`_load`'s arrays (tests may change them)."""
+    return tuple(np.array(v, copy=True) for v in _load())
+
+
+def _deviation(x, pairs, d0):
+    return np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1) - d0
+
+
+def test_restraints_of_a_real_chain():
+    names, res, resnames, x, idx, nxt = _chain()
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames)
+    R, links = len(resnames), int((nxt >= 0).sum())
+    term = 1  # the last residue has OXT
+    # per residue 5 (N-CA, CA-C, N..C, C-O, CA..O), per link 4, the carboxylate 3 more
+    assert len(pairs) == 5 * R + 4 * links + 3 * term
+    assert is_bond.sum() == 3 * R + links + term
+    # a crystal backbone is near ideal: the bond lengths within 0.1 Å, the 1-3 distances within 0.25 Å
+    dev = _deviation(x, pairs, d0)
+    assert np.abs(dev[is_bond]).max() < 0.1 and np.abs(dev[~is_bond]).max() < 0.25
+    assert np.sqrt(np.mean(dev[is_bond] ** 2)) < 0.03
+    # no bond across a chain break, and Pro / Gly have their own angles
+    g = BackboneGeometry()
+    broken = np.flatnonzero(nxt < 0)[:-1]
+    for r in broken:
+        assert not ((pairs[:, 0] == idx[r, 2]) & (pairs[:, 1] == idx[r + 1, 0])).any()
+    gly = np.flatnonzero(resnames == "GLY")[0]
+    k = np.flatnonzero((pairs[:, 0] == idx[gly, 0]) & (pairs[:, 1] == idx[gly, 2]))
+    expected = np.sqrt(g.n_ca ** 2 + g.ca_c ** 2 - 2 * g.n_ca * g.ca_c * np.cos(np.radians(g.n_ca_c_gly)))
+    assert d0[k] == pytest.approx([expected])
+
+
+def test_noisy_backbone_relaxes_to_ideal_and_closer_to_the_truth():
+    """The crystal backbone shaken by 0.2 Å per coordinate (0.35 Å per atom): relaxed, the bonds
+    are within 0.01 Å (RMS) of ideal and every backbone atom type is a quarter or more closer to the crystal than the
+    shaken one; the side chains do not move."""
+    names, res, resnames, x, idx, nxt = _chain()
+    bb = np.unique(idx[idx >= 0])
+    noisy = x.copy()
+    noisy[bb] += np.random.default_rng(0).normal(0.0, 0.2, (len(bb), 3))
+    y = relax_backbone(noisy, idx, nxt, resnames)
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames)
+    assert np.sqrt(np.mean(_deviation(noisy, pairs, d0)[is_bond] ** 2)) > 0.25
+    assert np.sqrt(np.mean(_deviation(y, pairs, d0)[is_bond] ** 2)) < 0.01
+    for col, name in enumerate(("N", "CA", "C", "O")):
+        atoms = idx[:, col]
+        before = np.sqrt(np.mean(np.sum((noisy[atoms] - x[atoms]) ** 2, axis=1)))
+        after = np.sqrt(np.mean(np.sum((y[atoms] - x[atoms]) ** 2, axis=1)))
+        assert after < 0.75 * before, name
+    side = np.setdiff1d(np.arange(len(x)), bb)
+    assert np.array_equal(y[side], noisy[side])
+
+
+def test_fixed_atoms_stay_and_the_result_is_rotation_equivariant():
+    names, res, resnames, x, idx, nxt = _chain()
+    bb = np.unique(idx[idx >= 0])
+    noisy = x.copy()
+    noisy[bb] += np.random.default_rng(1).normal(0.0, 0.15, (len(bb), 3))
+    ca = idx[:, 1]
+    y = relax_backbone(noisy, idx, nxt, resnames, fixed=ca)
+    assert np.array_equal(y[ca], noisy[ca])
+    assert not np.allclose(y[idx[:, 0]], noisy[idx[:, 0]])
+    R = random_orthogonal(3).numpy().astype(np.float64)
+    t = np.array([10.0, -4.0, 7.5])
+    y_rot = relax_backbone(noisy @ R.T + t, idx, nxt, resnames, fixed=ca)
+    assert np.abs(y_rot - (y @ R.T + t)).max() < 1e-5
+
+
+def test_non_finite_backbone_atom_is_named():
+    names, res, resnames, x, idx, nxt = _chain()
+    x[idx[5, 2]] = np.nan
+    with pytest.raises(InputError, match=rf"backbone atom\(s\) \[{idx[5, 2]}\]"):
+        relax_backbone(x, idx, nxt, resnames)
