@@ -623,7 +623,7 @@ def residue_index(residues) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.arange(len(residues)), sizes), np.cumsum([0] + sizes)
 
 
-def validate(residues, frames, boxes, bonds, n_atoms) -> dict:
+def validate(residues, frames, boxes, bonds) -> dict:
     from scipy.spatial import cKDTree
 
     elements = [e for r in residues for e in r.elements]
@@ -847,7 +847,7 @@ def run_system(name, builder, args, templates, outdir: Path) -> dict:
                   f"({time.time() - t0:.0f} s)", flush=True)
     write_pdb(outdir / f"{name}.pdb", residues, frames[0], boxes[0], bonds,
               f"{name}: CHARMM36 all-atom bilayer, frame 0 of {name}.dcd; scripts/make_lipid_structures.py")
-    val = validate(residues, frames, boxes, bonds, len(xyz0))
+    val = validate(residues, frames, boxes, bonds)
     report = {"name": name, "counts": counts, "atoms": int(len(xyz0)), **info, **conv,
               "energy_initial_kJmol": e_ref, "energy_minimised_kJmol": e_min, "energy_equilibrated_kJmol": e_eq,
               "energy_frames_kJmol": energies, "frames": len(frames), "time_between_frames_ps": args.interval_ps,

@@ -115,3 +115,26 @@ def test_only_branches_below_the_angle_move(min_angle, expected):
     _, spread = spread_branches(names, res, resnames, bad, min_angle=min_angle)
     assert len(spread) == expected
 
+
+
+def test_child_on_its_centre_is_spread():
+    """A child placed exactly on its branch point has no angle to judge (bond_angles gives 90°):
+    it still counts as collapsed and comes back at bond length and the tetrahedral angles, with
+    its hydrogens moved along; a child short of half a bond likewise."""
+    names, res, resnames, x = _arrays()
+    q = _branch_index(names, res, resnames)
+    thr = [k for k in q if resnames[res[k[0]]] == "THR"]
+    (c, p, b, d), (c2, p2, b2, d2) = thr[0], thr[1]
+    bad = x.copy()
+    hyd = [i for i in np.flatnonzero(res == res[b]) if names[i] == "HG1"]
+    bad[[b] + hyd] += x[c] - x[b]  # OG1 (and its hydrogen, rigidly) moved onto CB
+    bad[b2] = x[c2] + 0.5 * (x[b2] - x[c2]) / np.linalg.norm(x[b2] - x[c2])  # 0.5 Å: too short
+    assert np.linalg.norm(bad[b] - bad[c]) == 0.0
+    y, spread = spread_branches(names, res, resnames, bad)
+    assert len(spread) == 2 and all(s.startswith("THR") for s in spread)
+    for cc, pp, bb, dd in ((c, p, b, d), (c2, p2, b2, d2)):
+        assert np.linalg.norm(y[bb] - y[cc]) == pytest.approx(1.43)
+        assert _angle(y, bb, cc, dd) == pytest.approx(TETRAHEDRAL, abs=1e-6)
+        assert _angle(y, pp, cc, bb) == pytest.approx(TETRAHEDRAL, abs=1e-6)
+    assert np.allclose(y[hyd] - y[b], x[hyd] - x[b])
+    assert np.isfinite(y).all()

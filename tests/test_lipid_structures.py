@@ -139,7 +139,7 @@ def test_validation_of_a_built_membrane(mls, chl1_popc_seed25):
     xyz = np.concatenate([r.xyz for r in residues])
     assert len(res_of) == starts[-1] == len(xyz)
     assert [residues[k].names[0] for k in res_of[starts[:-1]]] == [r.names[0] for r in residues]
-    v = mls.validate(residues, [xyz], [box], bonds, len(xyz))
+    v = mls.validate(residues, [xyz], [box], bonds)
     assert v["frames"] == 1 and v["flipped_lipids"] == [0] and v["chl1_ring_threading"] == 0
     assert v["pairs_below_0.9A"] == 0
     assert v["min_intermolecular_heavy_dist"][0] == pytest.approx(1.12, abs=0.01)

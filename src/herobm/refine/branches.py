@@ -8,7 +8,8 @@ Minimisation cannot be trusted to separate atoms that sit on top of each other, 
 structure written without it would keep them.
 
 A branch is a centre X with its parent P and two children B, C (:data:`BRANCHES`). When the
-angle B-X-C is below ``min_angle``, B and C are put at the standard bond length from X
+angle B-X-C is below ``min_angle``, or B or C is closer than :data:`MIN_ARM` to X (no direction to
+measure the angle by), B and C are put at the standard bond length from X
 (:data:`BOND_LENGTH`), at the tetrahedral angle from P and from each other, turned about P-X so
 that their mid-direction is the network's; at a stereocentre (THR and ILE Cβ) the handedness is
 the natural one, else the assignment nearer the network's atoms. Positions in Å, angles in degrees.
@@ -35,6 +36,7 @@ BRANCHES: dict[str, tuple[str, str, str, str]] = {
 TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))  # 109.47°
 # bond length (Å) from an sp³ carbon to a child of this element (amber14 equilibrium values, rounded)
 BOND_LENGTH = {"C": 1.53, "O": 1.43}
+MIN_ARM = 0.7  # Å: a child nearer its centre than half a bond counts as collapsed
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -51,7 +53,8 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
                     min_angle: float = 60.0, residue_id=None) -> tuple[np.ndarray, list[str]]:
     """(positions with collapsed branches spread, labels like ``LEU 12 CG`` of the branches
     moved: residue name, ``residue_id`` or else position from 1, centre). A branch is collapsed
-    when its two children make an angle below ``min_angle`` (°) at the centre; only those two
+    when its two children make an angle below ``min_angle`` (°) at the centre or one of them is
+    within :data:`MIN_ARM` Å of it; only those two
     children move, each with what hangs off it (ILE CD1, hydrogens). ``atom_residue`` indexes
     ``residue_name``."""
     x = np.asarray(positions, dtype=np.float64).copy()
@@ -78,7 +81,9 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
     if not quads:
         return x, []
     q = np.asarray(quads, dtype=np.int64)
-    bad = np.degrees(bond_angles(x, q[:, [2, 0, 3]])) < min_angle
+    arms = np.linalg.norm(x[q[:, 2:]] - x[q[:, :1]], axis=-1)  # (n, 2) Å
+    # an arm under half a bond has no direction to judge an angle by (bond_angles gives 90° at 0 Å)
+    bad = (np.degrees(bond_angles(x, q[:, [2, 0, 3]])) < min_angle) | (arms.min(axis=1) < MIN_ARM)
     if not bad.any():
         return x, []
     q = q[bad]
@@ -108,8 +113,12 @@ def spread_branches(atom_name, atom_residue, residue_name, positions: np.ndarray
         r = int(res[q[k, 0]])
         rn = canonical_resname(str(residue_name[r]))
         for child, v_old, new in ((q[k, 2], vb[k], new_b[k]), (q[k, 3], vc[k], new_c[k])):
-            rot = Rotation.align_vectors(new[None], v_old[None])[0].as_matrix()  # v_old's direction -> new
-            stretch = (BOND_LENGTH[element_of(names[child])] - np.linalg.norm(v_old)) * new
+            length = np.linalg.norm(v_old)
+            if length > 1e-6:
+                rot = Rotation.align_vectors(new[None], v_old[None])[0].as_matrix()  # v_old's direction -> new
+            else:  # the child on its centre: no direction to turn, its subtree is only moved
+                rot = np.eye(3)
+            stretch = BOND_LENGTH[element_of(names[child])] * new - rot @ v_old
             for i in [child] + _descendants(by_residue[r], rn, names[child]):
                 out[i] = X[k] + rot @ (x[i] - X[k]) + stretch
     return out, [lab for lab, b in zip(labels, bad) if b]
