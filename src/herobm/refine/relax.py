@@ -101,7 +101,7 @@ def relax_backbone(
     angle_weight: float = 30.0,
     restraint: float = 1.0,
     max_iter: int = 50,
-    tol: float = 1e-6,
+    tol: float = 1e-4,
 ) -> np.ndarray:
     """Relaxed positions (A, 3) Å: only backbone atoms (``index``, see :func:`backbone_restraints`) move.
 
