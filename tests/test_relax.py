@@ -41,13 +41,22 @@ def _deviation(x, pairs, d0):
     return np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1) - d0
 
 
+def _cis(x, idx, nxt):
+    """(R,) bool: the peptide bond to the next residue is cis (CA-CA under 3.3 Å)."""
+    link = np.flatnonzero(nxt >= 0)
+    cis = np.zeros(len(idx), dtype=bool)
+    cis[link] = np.linalg.norm(x[idx[link, 1]] - x[idx[nxt[link], 1]], axis=1) < 3.3
+    return cis
+
+
 def test_restraints_of_a_real_chain():
     names, res, resnames, x, idx, nxt = _chain()
-    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames)
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames, cis=_cis(x, idx, nxt))
     R, links = len(resnames), int((nxt >= 0).sum())
     term = 1  # the last residue has OXT
-    # per residue 5 (N-CA, CA-C, N..C, C-O, CA..O), per link 4, the carboxylate 3 more
-    assert len(pairs) == 5 * R + 4 * links + 3 * term
+    # per residue 5 (N-CA, CA-C, N..C, C-O, CA..O), per link 6 (C-N, CA..N, C..CA, O..N and across
+    # the planar unit CA..CA, O..CA), the carboxylate 3 more
+    assert len(pairs) == 5 * R + 6 * links + 3 * term
     assert is_bond.sum() == 3 * R + links + term
     # a crystal backbone is near ideal: the bond lengths within 0.1 Å, the 1-3 distances within 0.25 Å
     dev = _deviation(x, pairs, d0)
@@ -64,6 +73,25 @@ def test_restraints_of_a_real_chain():
     assert d0[k] == pytest.approx([expected])
 
 
+def test_cis_peptides_keep_their_distance_across_the_unit():
+    """A cis peptide bond (given, or judged from the input's CA-CA under 3.3 Å) is held at the cis
+    CA-CA distance (~2.8 Å), a trans one at 3.80 Å; 19HC's crystal has both kinds."""
+    names, res, resnames, x, idx, nxt = _chain()
+    link = np.flatnonzero(nxt >= 0)
+    cis = _cis(x, idx, nxt)
+    assert cis.sum() >= 1 and (~cis[link]).sum() > 200
+    pairs, d0, _ = backbone_restraints(idx, nxt, resnames, cis=cis)
+    for r in link:
+        k = np.flatnonzero((pairs[:, 0] == idx[r, 1]) & (pairs[:, 1] == idx[nxt[r], 1]))
+        assert d0[k] == pytest.approx([2.78 if cis[r] else 3.80], abs=0.03)
+    ncoo = np.unique(idx[:, [0, 2, 3, 4]][idx[:, [0, 2, 3, 4]] >= 0])  # CA as they are: cis judged right
+    noisy = x.copy()
+    noisy[ncoo] += np.random.default_rng(2).normal(0.0, 0.15, (len(ncoo), 3))
+    y = relax_backbone(noisy, idx, nxt, resnames)
+    after = np.linalg.norm(y[idx[link, 1]] - y[idx[nxt[link], 1]], axis=1)
+    assert np.all((after < 3.0) == cis[link]) and np.abs(after[~cis[link]] - 3.80).max() < 0.05
+
+
 def test_noisy_backbone_relaxes_to_ideal_and_closer_to_the_truth():
     """The crystal backbone shaken by 0.2 Å per coordinate (0.35 Å per atom): relaxed, the bonds
     are within 0.01 Å (RMS) of ideal and every backbone atom type is a quarter or more closer to the crystal than the
@@ -72,8 +100,8 @@ def test_noisy_backbone_relaxes_to_ideal_and_closer_to_the_truth():
     bb = np.unique(idx[idx >= 0])
     noisy = x.copy()
     noisy[bb] += np.random.default_rng(0).normal(0.0, 0.2, (len(bb), 3))
-    y = relax_backbone(noisy, idx, nxt, resnames)
-    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames)
+    y = relax_backbone(noisy, idx, nxt, resnames, cis=_cis(x, idx, nxt))  # noisy CA-CA would misjudge some
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames, cis=_cis(x, idx, nxt))
     assert np.sqrt(np.mean(_deviation(noisy, pairs, d0)[is_bond] ** 2)) > 0.25
     assert np.sqrt(np.mean(_deviation(y, pairs, d0)[is_bond] ** 2)) < 0.01
     for col, name in enumerate(("N", "CA", "C", "O")):

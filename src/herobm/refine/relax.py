@@ -9,10 +9,12 @@ atoms). Relaxation minimises, over the backbone atoms of every protein residue,
 where the angles enter as the distance between their outer atoms (``d13_0`` from the ideal bond
 lengths and angle, law of cosines) and the ideal values are :class:`BackboneGeometry`'s (Engh &
 Huber): N–CA, CA–C, C–O (C–O/C–OXT at a C-terminus), C–N(+1); N–CA–C (Gly its own), CA–C–O,
-CA–C–N(+1), O–C–N(+1), C–N(+1)–CA(+1) (Pro its own), O–C–OXT. The atoms of one peptide unit
-share each other's errors, so the relaxed backbone is both more regular and closer to the truth
-than the network's (Martini 3 model, six held-out MD peptides: backbone RMSD 0.313 -> 0.286 Å;
-docs/refinement.md). Side chains are not moved: holding CA to a fixed CB pulls the backbone
+CA–C–N(+1), O–C–N(+1), C–N(+1)–CA(+1) (Pro its own), O–C–OXT; and ω through the two distances
+across the planar peptide unit, CA(i)–CA(i+1) and O(i)–CA(i+1), trans or cis as the input's
+CA–CA distance says (:data:`CIS_CA_CA_PRO`, :data:`CIS_CA_CA_OTHER`). The atoms of one peptide
+unit share each other's errors, so the relaxed backbone is both more regular and closer to the
+truth than the network's (Martini 3 model, six held-out MD peptides: backbone RMSD 0.313 ->
+0.277 Å; docs/backmap.md). Side chains are not moved: holding CA to a fixed CB pulls the backbone
 toward the side chain's hedged CB and was worse (0.379 Å). Atoms the input fixes (``fixed``:
 the Cα of a Cα trace) stay where they are.
 
@@ -31,7 +33,13 @@ from scipy.sparse.linalg import spsolve
 from ..errors import InputError
 from .backbone import BackboneGeometry
 
-__all__ = ["backbone_restraints", "relax_backbone"]
+__all__ = ["CIS_CA_CA_OTHER", "CIS_CA_CA_PRO", "backbone_restraints", "relax_backbone"]
+
+# Å: a peptide bond counts as cis where the input's CA(i)-CA(i+1) is under these (cis ~2.9, trans
+# 3.8 Å): halfway before a proline, where ~5 % of peptide bonds are cis; only near the cis distance
+# before other residues (~0.03 % cis), where the network's hedging between rotamers shortens it too
+CIS_CA_CA_PRO = 3.3
+CIS_CA_CA_OTHER = 3.0
 
 
 def _d13(a: float, b: float, angle_deg: float) -> float:
@@ -39,15 +47,32 @@ def _d13(a: float, b: float, angle_deg: float) -> float:
     return math.sqrt(a * a + b * b - 2.0 * a * b * math.cos(math.radians(angle_deg)))
 
 
+def _peptide_14(g: BackboneGeometry, pro: bool, cis: bool) -> tuple[float, float]:
+    """(CA(i)–CA(i+1), O(i)–CA(i+1)) in Å across the ideal planar peptide unit, trans or cis."""
+
+    def turn(v: np.ndarray, deg: float) -> np.ndarray:
+        a = math.radians(deg)
+        return np.array([math.cos(a) * v[0] - math.sin(a) * v[1], math.sin(a) * v[0] + math.cos(a) * v[1]])
+
+    c, ca = np.zeros(2), np.array([-g.ca_c, 0.0])
+    n2 = c + g.c_n * turn(np.array([-1.0, 0.0]), g.ca_c_n)
+    o = c + g.c_o * turn(np.array([-1.0, 0.0]), -g.ca_c_o)
+    ca2 = n2 + g.n_ca * turn((c - n2) / g.c_n, (1.0 if cis else -1.0) * (g.c_n_ca_pro if pro else g.c_n_ca))
+    return float(np.linalg.norm(ca2 - ca)), float(np.linalg.norm(ca2 - o))
+
+
 def backbone_restraints(
-    index: np.ndarray, residue_next: np.ndarray, resnames, geometry: BackboneGeometry = BackboneGeometry()
+    index: np.ndarray, residue_next: np.ndarray, resnames, geometry: BackboneGeometry = BackboneGeometry(),
+    cis: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ideal distances of the protein backbone: ``(pairs (P, 2) atom indices, d0 (P,) Å, is_bond (P,))``.
 
     ``index``: (R, 5) atom indices of N, CA, C, O, OXT per residue, -1 where absent
     (:func:`herobm.refine.backbone.backbone_indices`); a residue takes part when it has N, CA
     and C. ``residue_next``: (R,) bonded next residue or -1. ``resnames``: (R,) names (Gly,
-    Pro). A residue with OXT and no next residue is a C-terminal carboxylate.
+    Pro). A residue with OXT and no next residue is a C-terminal carboxylate. ``cis``: (R,) bool,
+    the peptide bond to the next residue is cis (None: all trans); it sets the two distances across
+    the planar unit, CA(i)–CA(i+1) and O(i)–CA(i+1), which hold ω.
     """
     g = geometry
     idx = np.asarray(index, dtype=np.int64)
@@ -83,6 +108,10 @@ def backbone_restraints(
     pro = names[j] == "PRO"
     add(link, C, CA2, np.where(pro, _d13(g.c_n, g.n_ca, g.c_n_ca_pro), _d13(g.c_n, g.n_ca, g.c_n_ca)), False)
     add(link & has_o, O, N2, _d13(g.c_o, g.c_n, g.o_c_n), False)
+    is_cis = np.zeros(R, dtype=bool) if cis is None else np.asarray(cis, dtype=bool).reshape(R)
+    across = np.array([[_peptide_14(g, p, c) for c in (False, True)] for p in (False, True)])  # [pro, cis, pair]
+    add(link, CA, CA2, across[pro.astype(int), is_cis.astype(int), 0], False)
+    add(link & has_o, O, CA2, across[pro.astype(int), is_cis.astype(int), 1], False)
     pairs = np.concatenate([np.stack([a, b], axis=1) for a, b, _, _ in rows]).reshape(-1, 2)
     d0 = np.concatenate([d for _, _, d, _ in rows])
     is_bond = np.concatenate([np.full(len(a), bond) for a, _, _, bond in rows])
@@ -96,6 +125,7 @@ def relax_backbone(
     resnames,
     *,
     fixed: np.ndarray | None = None,
+    cis: np.ndarray | None = None,
     geometry: BackboneGeometry = BackboneGeometry(),
     bond_weight: float = 100.0,
     angle_weight: float = 30.0,
@@ -107,12 +137,24 @@ def relax_backbone(
 
     Minimises the energy of the module docstring by Gauss-Newton steps (sparse solves, float64)
     until no atom moves more than ``tol`` Å (at most ``max_iter`` steps). ``fixed``: atom indices
-    (or an (A,) bool mask) that do not move. Weights in Å⁻²: ``bond_weight`` and ``angle_weight``
-    on the deviations from the ideal bond and 1–3 distances, ``restraint`` on the displacement.
+    (or an (A,) bool mask) that do not move. ``cis``: (R,) bool per peptide bond to the next residue
+    (None: cis where the input's CA(i)–CA(i+1) is under :data:`CIS_CA_CA_PRO` (3.3 Å) before a
+    proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). Weights in Å⁻²:
+    ``bond_weight`` on the bond lengths, ``angle_weight`` on the 1–3 distances and the two across
+    each peptide unit, ``restraint`` on the displacement.
     Raises :class:`herobm.errors.InputError` if a backbone atom is not finite.
     """
     x = np.array(positions, dtype=np.float64).reshape(-1, 3)
-    pairs, d0, is_bond = backbone_restraints(index, residue_next, resnames, geometry)
+    if cis is None:  # as the input has it: cis CA-CA ~2.9 Å, trans ~3.8 Å
+        idx = np.asarray(index, dtype=np.int64)
+        nxt = np.asarray(residue_next, dtype=np.int64).reshape(len(idx))
+        a, b = idx[:, 1], np.where(nxt >= 0, idx[np.maximum(nxt, 0), 1], -1)
+        both = (a >= 0) & (b >= 0)
+        cis = np.zeros(len(idx), dtype=bool)
+        pro = np.asarray(resnames).astype(str).reshape(len(idx))[np.maximum(nxt, 0)] == "PRO"
+        limit = np.where(pro, CIS_CA_CA_PRO, CIS_CA_CA_OTHER)
+        cis[both] = np.linalg.norm(x[a[both]] - x[b[both]], axis=1) < limit[both]
+    pairs, d0, is_bond = backbone_restraints(index, residue_next, resnames, geometry, cis)
     if len(pairs) == 0:
         return x
     if not (restraint > 0 and bond_weight >= 0 and angle_weight >= 0):
