@@ -618,8 +618,8 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
         from .refine.pipeline import has_protein_backbone
 
         if has_protein_backbone(top):
-            notes.append("protein backbone relaxed toward ideal bonds and angles (--no-relax-backbone: as the network "
-                         "placed it)")
+            notes.append("protein backbone relaxed toward ideal bonds, angles and planar peptides (--no-relax-backbone: "
+                         "as the network placed it)")
     if not runner.refine.active:  # raw output: say which centres the network inverted, which branches it collapsed
         notes += [n for n in [_raw_chirality_note(top, first[0]), _raw_branch_note(top, first[0])] if n]
     return BackmapReport(

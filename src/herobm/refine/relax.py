@@ -18,8 +18,8 @@ truth than the network's (Martini 3 model, six held-out MD peptides: backbone RM
 toward the side chain's hedged CB and was worse (0.379 Å). Atoms the input fixes (``fixed``:
 the Cα of a Cα trace) stay where they are.
 
-Positions in Å; weights in Å⁻² (``w = 1/σ²``: σ 0.1 Å for bonds, 0.18 Å for 1–3 distances,
-1 Å for the pull to the network's positions).
+Positions in Å; weights in Å⁻² (``w = 1/σ²``: σ 0.1 Å for bonds, 0.18 Å for the 1–3 distances
+and the two across each peptide unit, 1 Å for the pull to the network's positions).
 """
 
 from __future__ import annotations
