@@ -158,8 +158,8 @@ def test_backmapped_structure_maps_back_onto_the_input_beads(villin):
 
 
 def test_backbone_relaxed_by_default(villin, tmp_path):
-    """Plain backmap relaxes the network's backbone toward ideal bonds and angles and moves nothing
-    else; --no-relax-backbone writes the network's atoms; the Cα model's CA stay on the beads."""
+    """Plain backmap relaxes the network's backbone (and CB) toward ideal bonds and angles and moves
+    nothing else; --no-relax-backbone writes the network's atoms; the Cα model's CA stay on the beads."""
     from herobm.refine.backbone import backbone_indices
     from herobm.refine.relax import backbone_restraints
 
@@ -175,7 +175,7 @@ def test_backbone_relaxed_by_default(villin, tmp_path):
         return np.sqrt(np.mean((np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1) - d0)[is_bond] ** 2))
 
     assert bond_rms(b.positions) > 0.05 and bond_rms(a.positions) < 0.02
-    backbone = np.isin(a.names, ["N", "CA", "C", "O", "OXT"])
+    backbone = np.isin(a.names, ["N", "CA", "C", "O", "OXT", "CB"])
     assert np.array_equal(a.positions[~backbone], b.positions[~backbone])
     assert np.abs(a.positions[backbone] - b.positions[backbone]).max() > 0.05
     assert any("backbone relaxed" in n for n in rep.notes)

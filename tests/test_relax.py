@@ -113,6 +113,30 @@ def test_noisy_backbone_relaxes_to_ideal_and_closer_to_the_truth():
     assert np.array_equal(y[side], noisy[side])
 
 
+def test_cb_joins_with_its_bond_and_angles():
+    """With CB given, CA-CB and the two angles at CA are restrained too: a shaken CB comes back to
+    1.53 Å from CA and closer to the crystal; without it CB does not move."""
+    names, res, resnames, x, idx, nxt = _chain()
+    cb = np.full(len(resnames), -1)
+    is_cb = np.flatnonzero(names == "CB")
+    cb[res[is_cb]] = is_cb
+    assert (cb >= 0).sum() == (resnames != "GLY").sum()
+    pairs, d0, is_bond = backbone_restraints(idx, nxt, resnames, cis=_cis(x, idx, nxt), cb=cb)
+    plain, _, _ = backbone_restraints(idx, nxt, resnames, cis=_cis(x, idx, nxt))
+    assert len(pairs) == len(plain) + 3 * (cb >= 0).sum()
+    moved = np.unique(np.concatenate([idx[idx >= 0], cb[cb >= 0]]))
+    noisy = x.copy()
+    noisy[moved] += np.random.default_rng(3).normal(0.0, 0.2, (len(moved), 3))
+    y = relax_backbone(noisy, idx, nxt, resnames, cis=_cis(x, idx, nxt), cb=cb)
+    has = cb >= 0
+    ca_cb = np.linalg.norm(y[idx[has, 1]] - y[cb[has]], axis=1)
+    assert np.sqrt(np.mean((ca_cb - 1.53) ** 2)) < 0.01
+    err = {k: np.sqrt(np.mean(np.sum((z[cb[has]] - x[cb[has]]) ** 2, axis=1))) for k, z in (("noisy", noisy), ("relaxed", y))}
+    assert err["relaxed"] < 0.8 * err["noisy"]
+    y0 = relax_backbone(noisy, idx, nxt, resnames, cis=_cis(x, idx, nxt))
+    assert np.array_equal(y0[cb[has]], noisy[cb[has]])
+
+
 def test_fixed_atoms_stay_and_the_result_is_rotation_equivariant():
     names, res, resnames, x, idx, nxt = _chain()
     bb = np.unique(idx[idx >= 0])

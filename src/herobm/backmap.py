@@ -683,8 +683,9 @@ def backmap(
     (:func:`herobm.reconstruct.fit_to_beads`): never farther from the true structure when
     the beads were made from heavy atoms only (martinize2 of a PDB entry without
     hydrogens); approximate when hydrogens counted in the bead centres. ``relax_backbone``
-    (where the backbone is not optimised) moves each protein's N, CA, C, O the least toward ideal
-    bonds and angles (:mod:`herobm.refine.relax`; False: the network's atoms as they are).
+    (where the backbone is not optimised) moves each protein's N, CA, C, O, OXT and CB the least
+    toward ideal bonds, angles and planar peptides (:mod:`herobm.refine.relax`; False: the
+    network's atoms as they are).
     Distances in Å.
     """
     from .models import auto_models

@@ -35,8 +35,8 @@ from . import handle_errors, main
               help="Move the rebuilt heavy atoms the least so that their centres land exactly on the beads "
                    "(exact when the CG was made without hydrogens, e.g. martinize2 of a PDB entry).")
 @click.option("--relax-backbone/--no-relax-backbone", default=True, show_default=True,
-              help="Where the backbone is not optimised: move N, CA, C, O the least toward ideal bonds and "
-                   "angles (--no-relax-backbone: the network's atoms as they are).")
+              help="Where the backbone is not optimised: move N, CA, C, O and CB the least toward ideal bonds, "
+                   "angles and planar peptides (--no-relax-backbone: the network's atoms as they are).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
                 restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit,

@@ -67,6 +67,10 @@ class BackboneGeometry:
     o_c_n: float = 122.7
     ca_c_o_term: float = 118.0  # C-terminal carboxylate: Cα–C–O, Cα–C–OXT
     o_c_oxt: float = 124.0
+    ca_cb: float = 1.530  # CB: used by the relaxation (herobm.refine.relax), not by optimize_backbone
+    n_ca_cb: float = 110.5
+    n_ca_cb_pro: float = 103.0
+    c_ca_cb: float = 110.1
     bond_tol: float = 0.01
     angle_tol: float = 1.5
     omega_tol: float = 5.0

@@ -116,12 +116,16 @@ def backbone_step(system, positions: np.ndarray, phi_psi: np.ndarray | None = No
 
 
 def relax_step(system, positions: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
-    """Backbone relaxation of the protein residues of ``system`` (a BeadSystem or an
+    """Backbone (and CB) relaxation of the protein residues of ``system`` (a BeadSystem or an
     :class:`herobm.assembly.OutputTopology`) toward ideal bonds and angles, each atom moved the
     least (:func:`herobm.refine.relax.relax_backbone`): (A, 3) Å in and out. ``fixed``: atom
     indices that stay (the atoms the input places exactly)."""
     idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
-    return relax_backbone(positions, idx, system.residue_next, system.residue_name, fixed=fixed)
+    names = np.asarray(system.atom_name).astype(str)
+    cb = np.full(len(idx), -1, dtype=np.int64)
+    is_cb = np.flatnonzero(names == "CB")
+    cb[np.asarray(system.atom_residue)[is_cb]] = is_cb
+    return relax_backbone(positions, idx, system.residue_next, system.residue_name, fixed=fixed, cb=cb)
 
 
 def refine_frame(

@@ -1,4 +1,4 @@
-"""Backbone relaxation: the network's N, CA, C, O (and OXT) moved the least toward ideal geometry.
+"""Backbone relaxation: the network's N, CA, C, O, OXT and CB moved the least toward ideal geometry.
 
 The network places every backbone atom on its own; the bonds and angles between them come out
 scattered (on adenylate kinase's Martini 3 CG, bond RMSD 0.22 Å and angle RMSD 13° over all heavy
@@ -11,12 +11,13 @@ lengths and angle, law of cosines) and the ideal values are :class:`BackboneGeom
 Huber): N–CA, CA–C, C–O (C–O/C–OXT at a C-terminus), C–N(+1); N–CA–C (Gly its own), CA–C–O,
 CA–C–N(+1), O–C–N(+1), C–N(+1)–CA(+1) (Pro its own), O–C–OXT; and ω through the two distances
 across the planar peptide unit, CA(i)–CA(i+1) and O(i)–CA(i+1), trans or cis as the input's
-CA–CA distance says (:data:`CIS_CA_CA_PRO`, :data:`CIS_CA_CA_OTHER`). The atoms of one peptide
-unit share each other's errors, so the relaxed backbone is both more regular and closer to the
-truth than the network's (Martini 3 model, six held-out MD peptides: backbone RMSD 0.313 ->
-0.277 Å; docs/backmap.md). Side chains are not moved: holding CA to a fixed CB pulls the backbone
-toward the side chain's hedged CB and was worse (0.379 Å). Atoms the input fixes (``fixed``:
-the Cα of a Cα trace) stay where they are.
+CA–CA distance says (:data:`CIS_CA_CA_PRO`, :data:`CIS_CA_CA_OTHER`); and, where given, CB with
+CA–CB, N–CA–CB and C–CA–CB (Pro its own N–CA–CB). The atoms of one peptide unit share each
+other's errors, so the relaxed backbone is both more regular and closer to the truth than the
+network's (Martini 3 model, six held-out MD peptides: heavy / backbone RMSD 0.512 / 0.313 ->
+0.490 / 0.290 Å; docs/backmap.md). The rest of the side chain is not moved: relaxing it too costs
+accuracy (the network hedges between rotamers there), and holding CB fixed pulls the backbone
+toward it (0.379 Å). Atoms the input fixes (``fixed``: the Cα of a Cα trace) stay where they are.
 
 Positions in Å; weights in Å⁻² (``w = 1/σ²``: σ 0.1 Å for bonds, 0.18 Å for the 1–3 distances
 and the two across each peptide unit, 1 Å for the pull to the network's positions).
@@ -64,6 +65,7 @@ def _peptide_14(g: BackboneGeometry, pro: bool, cis: bool) -> tuple[float, float
 def backbone_restraints(
     index: np.ndarray, residue_next: np.ndarray, resnames, geometry: BackboneGeometry = BackboneGeometry(),
     cis: np.ndarray | None = None,
+    cb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ideal distances of the protein backbone: ``(pairs (P, 2) atom indices, d0 (P,) Å, is_bond (P,))``.
 
@@ -72,7 +74,8 @@ def backbone_restraints(
     and C. ``residue_next``: (R,) bonded next residue or -1. ``resnames``: (R,) names (Gly,
     Pro). A residue with OXT and no next residue is a C-terminal carboxylate. ``cis``: (R,) bool,
     the peptide bond to the next residue is cis (None: all trans); it sets the two distances across
-    the planar unit, CA(i)–CA(i+1) and O(i)–CA(i+1), which hold ω.
+    the planar unit, CA(i)–CA(i+1) and O(i)–CA(i+1), which hold ω. ``cb``: (R,) atom index of each
+    residue's CB (-1: none): adds CA–CB, N–CA–CB and C–CA–CB (Pro its own N–CA–CB).
     """
     g = geometry
     idx = np.asarray(index, dtype=np.int64)
@@ -108,6 +111,13 @@ def backbone_restraints(
     pro = names[j] == "PRO"
     add(link, C, CA2, np.where(pro, _d13(g.c_n, g.n_ca, g.c_n_ca_pro), _d13(g.c_n, g.n_ca, g.c_n_ca)), False)
     add(link & has_o, O, N2, _d13(g.c_o, g.c_n, g.o_c_n), False)
+    if cb is not None:
+        CB = np.asarray(cb, dtype=np.int64).reshape(R)
+        has_cb = ok & (CB >= 0)
+        add(has_cb, CA, CB, g.ca_cb, True)
+        add(has_cb, N, CB, np.where(names == "PRO", _d13(g.n_ca, g.ca_cb, g.n_ca_cb_pro), _d13(g.n_ca, g.ca_cb, g.n_ca_cb)),
+            False)
+        add(has_cb, C, CB, _d13(g.ca_c, g.ca_cb, g.c_ca_cb), False)
     is_cis = np.zeros(R, dtype=bool) if cis is None else np.asarray(cis, dtype=bool).reshape(R)
     across = np.array([[_peptide_14(g, p, c) for c in (False, True)] for p in (False, True)])  # [pro, cis, pair]
     add(link, CA, CA2, across[pro.astype(int), is_cis.astype(int), 0], False)
@@ -126,6 +136,7 @@ def relax_backbone(
     *,
     fixed: np.ndarray | None = None,
     cis: np.ndarray | None = None,
+    cb: np.ndarray | None = None,
     geometry: BackboneGeometry = BackboneGeometry(),
     bond_weight: float = 100.0,
     angle_weight: float = 30.0,
@@ -154,7 +165,7 @@ def relax_backbone(
         pro = np.asarray(resnames).astype(str).reshape(len(idx))[np.maximum(nxt, 0)] == "PRO"
         limit = np.where(pro, CIS_CA_CA_PRO, CIS_CA_CA_OTHER)
         cis[both] = np.linalg.norm(x[a[both]] - x[b[both]], axis=1) < limit[both]
-    pairs, d0, is_bond = backbone_restraints(index, residue_next, resnames, geometry, cis)
+    pairs, d0, is_bond = backbone_restraints(index, residue_next, resnames, geometry, cis, cb)
     if len(pairs) == 0:
         return x
     if not (restraint > 0 and bond_weight >= 0 and angle_weight >= 0):
