@@ -442,25 +442,25 @@ def _first_labels(labels: list[str], n: int = 8) -> str:
     return ", ".join(labels[:n]) + (f" and {len(labels) - n} more" if len(labels) > n else "")
 
 
-def _raw_chirality_note(top: OutputTopology, x: np.ndarray) -> str:
-    """Names the stereocentres of known handedness the network inverted (raw output, nothing moved)."""
+def _raw_chirality_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
+    """Names the stereocentres of known handedness inverted in the unrefined output ``what``."""
     from .refine.chirality import inverted_stereocentres
 
     bad = inverted_stereocentres(top.atom_name, top.atom_residue, top.residue_name, x, top.residue_id)
     if not bad:
         return ""
-    return (f"{len(bad)} stereocentre(s) inverted in the network output, first frame ({_first_labels(bad)}); "
+    return (f"{len(bad)} stereocentre(s) inverted in the {what}, first frame ({_first_labels(bad)}); "
             "--hydrogens, --minimize or --optimize-backbone put them right")
 
 
-def _raw_branch_note(top: OutputTopology, x: np.ndarray) -> str:
-    """Names the side-chain branches the network collapsed (raw output, nothing moved)."""
+def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
+    """Names the side-chain branches collapsed in the unrefined output ``what``."""
     from .refine.branches import spread_branches
 
     _, bad = spread_branches(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
     if not bad:
         return ""
-    return (f"{len(bad)} side-chain branch(es) collapsed in the network output, first frame "
+    return (f"{len(bad)} side-chain branch(es) collapsed in the {what}, first frame "
             f"({_first_labels(bad)}: the two branch atoms within 60° of each other); --hydrogens, --minimize or "
             "--optimize-backbone open them")
 
@@ -621,7 +621,8 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
             notes.append("protein backbone relaxed toward ideal bonds, angles and planar peptides (--no-relax-backbone: "
                          "as the network placed it)")
     if not runner.refine.active:  # raw output: say which centres the network inverted, which branches it collapsed
-        notes += [n for n in [_raw_chirality_note(top, first[0]), _raw_branch_note(top, first[0])] if n]
+        what = "network output (backbone relaxed)" if runner.relax else "network output"
+        notes += [n for n in [_raw_chirality_note(top, first[0], what), _raw_branch_note(top, first[0], what)] if n]
     return BackmapReport(
         n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
         models=[p.spec.name for p in runner.plan.models], notes=notes, outputs=outputs,

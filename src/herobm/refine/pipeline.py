@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..assembly import topology_of_openmm
+from ..metrics.geometry import chirality_centers
 from .backbone import backbone_indices, optimize_backbone
 from .branches import spread_branches
 from .chirality import fix_chirality
@@ -122,10 +123,13 @@ def relax_step(system, positions: np.ndarray, fixed: np.ndarray | None = None) -
     indices that stay (the atoms the input places exactly)."""
     idx = backbone_indices(system.atom_name, system.atom_residue, len(system.residue_name))
     names = np.asarray(system.atom_name).astype(str)
+    res = np.asarray(system.atom_residue)
     cb = np.full(len(idx), -1, dtype=np.int64)
     is_cb = np.flatnonzero(names == "CB")
-    cb[np.asarray(system.atom_residue)[is_cb]] = is_cb
-    return relax_backbone(positions, idx, system.residue_next, system.residue_name, fixed=fixed, cb=cb)
+    cb[res[is_cb]] = is_cb
+    centres = chirality_centers(res, names, np.asarray(system.residue_name).astype(str))
+    keep = np.concatenate([res[centres[:, :1]], centres], axis=1)  # CA and the Thr / Ile CB
+    return relax_backbone(positions, idx, system.residue_next, system.residue_name, fixed=fixed, cb=cb, keep=keep)
 
 
 def refine_frame(

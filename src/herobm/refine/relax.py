@@ -32,6 +32,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from ..errors import InputError
+from ..metrics.geometry import signed_volumes
 from .backbone import BackboneGeometry
 
 __all__ = ["CIS_CA_CA_OTHER", "CIS_CA_CA_PRO", "backbone_restraints", "relax_backbone"]
@@ -137,6 +138,7 @@ def relax_backbone(
     fixed: np.ndarray | None = None,
     cis: np.ndarray | None = None,
     cb: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
     geometry: BackboneGeometry = BackboneGeometry(),
     bond_weight: float = 100.0,
     angle_weight: float = 30.0,
@@ -150,7 +152,13 @@ def relax_backbone(
     until no atom moves more than ``tol`` Å (at most ``max_iter`` steps). ``fixed``: atom indices
     (or an (A,) bool mask) that do not move. ``cis``: (R,) bool per peptide bond to the next residue
     (None: cis where the input's CA(i)–CA(i+1) is under :data:`CIS_CA_CA_PRO` (3.3 Å) before a
-    proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). Weights in Å⁻²:
+    proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). ``cb``: (R,) CB atom index per
+    residue (-1: none), relaxed with the backbone. ``keep``: (Q, 5) rows ``[residue, centre, a, b,
+    d]`` of stereocentres ordered so that the natural handedness has a positive signed volume (as
+    :func:`herobm.metrics.geometry.chirality_centers` gives them; None: each CA with N, C, CB)
+    that the relaxation must not invert; where one natural in the input comes out inverted, that
+    residue's CB is left out and the solve repeated (distances alone would let a CB through the
+    N–CA–C plane). Weights in Å⁻²:
     ``bond_weight`` on the bond lengths, ``angle_weight`` on the 1–3 distances and the two across
     each peptide unit, ``restraint`` on the displacement.
     Raises :class:`herobm.errors.InputError` if a backbone atom is not finite.
@@ -165,7 +173,33 @@ def relax_backbone(
         pro = np.asarray(resnames).astype(str).reshape(len(idx))[np.maximum(nxt, 0)] == "PRO"
         limit = np.where(pro, CIS_CA_CA_PRO, CIS_CA_CA_OTHER)
         cis[both] = np.linalg.norm(x[a[both]] - x[b[both]], axis=1) < limit[both]
-    pairs, d0, is_bond = backbone_restraints(index, residue_next, resnames, geometry, cis, cb)
+    if cb is None:
+        return _solve(x, backbone_restraints(index, residue_next, resnames, geometry, cis), fixed, bond_weight,
+                      angle_weight, restraint, max_iter, tol)
+    # CB is held by distances only, which a mirror image satisfies too, and moving it can invert a
+    # stereocentre at CB: where a centre natural in the input comes out inverted, that residue's CB is
+    # left out and the solve repeated
+    idx = np.asarray(index, dtype=np.int64)
+    cb = np.asarray(cb, dtype=np.int64).copy()
+    if keep is None:
+        has = (idx[:, :3] >= 0).all(axis=1) & (cb >= 0)
+        keep = np.stack([np.flatnonzero(has), idx[has, 1], idx[has, 0], idx[has, 2], cb[has]], axis=1)
+    keep = np.asarray(keep, dtype=np.int64).reshape(-1, 5)
+    before = signed_volumes(x, keep[:, 1:])
+    while True:
+        y = _solve(x, backbone_restraints(index, residue_next, resnames, geometry, cis, cb), fixed, bond_weight,
+                   angle_weight, restraint, max_iter, tol)
+        turned = (before > 0) & (signed_volumes(y, keep[:, 1:]) <= 0) & (cb[keep[:, 0]] >= 0)
+        if not turned.any():
+            return y
+        cb[keep[turned, 0]] = -1
+
+
+def _solve(x: np.ndarray, restraints: tuple[np.ndarray, np.ndarray, np.ndarray], fixed, bond_weight: float,
+           angle_weight: float, restraint: float, max_iter: int, tol: float) -> np.ndarray:
+    """Gauss-Newton minimisation of :func:`relax_backbone`'s energy; a copy of ``x`` (A, 3) Å."""
+    x = x.copy()
+    pairs, d0, is_bond = restraints
     if len(pairs) == 0:
         return x
     if not (restraint > 0 and bond_weight >= 0 and angle_weight >= 0):
@@ -188,6 +222,7 @@ def relax_backbone(
     w = np.where(is_bond, bond_weight, angle_weight)
     x0 = x[atoms].copy()
     n = 3 * len(atoms)
+
     def energy(y: np.ndarray) -> float:
         d = np.linalg.norm(y[i] - y[j], axis=1)
         return float(np.sum(w * (d - d0) ** 2) + restraint * np.sum((y[atoms] - x0) ** 2))
