@@ -153,7 +153,8 @@ def relax_backbone(
     (or an (A,) bool mask) that do not move. ``cis``: (R,) bool per peptide bond to the next residue
     (None: cis where the input's CA(i)–CA(i+1) is under :data:`CIS_CA_CA_PRO` (3.3 Å) before a
     proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). ``cb``: (R,) CB atom index per
-    residue (-1: none), relaxed with the backbone. ``keep``: (Q, 5) rows ``[residue, centre, a, b,
+    residue (-1: none), relaxed with the backbone; without it CA moves under a CB that does not, which
+    can invert Cα (19HC mapped to Martini 3: 8 more inverted), so give it for proteins. ``keep``: (Q, 5) rows ``[residue, centre, a, b,
     d]`` of stereocentres ordered so that the natural handedness has a positive signed volume (as
     :func:`herobm.metrics.geometry.chirality_centers` gives them; None: each CA with N, C, CB)
     that the relaxation must not invert; where one natural in the input comes out inverted, that
