@@ -251,9 +251,10 @@ def _rotate(y, ca_a, axis, atoms, theta):
     return out
 
 
-def _ideal_unit(g: BackboneGeometry, cis: bool) -> tuple[np.ndarray, float]:
+def ideal_peptide_unit(g: BackboneGeometry, cis: bool, pro: bool = False) -> tuple[np.ndarray, float]:
     """Ideal planar peptide unit: (3, 2) coordinates of C, O, N(+1) along / across the
-    Cα(i)->Cα(i+1) axis (Cα(i) at the origin) and the Cα–Cα distance."""
+    Cα(i)->Cα(i+1) axis (Cα(i) at the origin) and the Cα–Cα distance, Å; ``pro``: the next
+    residue is a proline (its own C–N–Cα angle)."""
     rad = np.radians
 
     def turn(v, ang):
@@ -268,7 +269,7 @@ def _ideal_unit(g: BackboneGeometry, cis: bool) -> tuple[np.ndarray, float]:
     side_ca = np.sign(np.cross(nn - cc, ca - cc))
     best = None
     for sgn in (1.0, -1.0):
-        caj = nn + g.n_ca * turn(w, sgn * rad(g.c_n_ca))
+        caj = nn + g.n_ca * turn(w, sgn * rad(g.c_n_ca_pro if pro else g.c_n_ca))
         same = np.sign(np.cross(nn - cc, caj - cc)) == side_ca
         if same == cis:
             best = caj
@@ -299,7 +300,7 @@ def _place_planes(x, bb, nxt, d, use_o, from_trace, cis, g: BackboneGeometry) ->
         sel = cis[i] == is_cis
         if not sel.any():
             continue
-        ab, d0 = _ideal_unit(g, is_cis)
+        ab, d0 = ideal_peptide_unit(g, is_cis)
         ii, jj = i[sel], j[sel]
         q = np.stack([x[bb[ii, 2]], x[np.maximum(bb[ii, 3], 0)], x[bb[jj, 0]]], axis=1) - cai[sel][:, None, :]
         w = np.broadcast_to(ab[:, 1], (len(ii), 3)).copy()  # across-axis coordinate = weight

@@ -33,7 +33,7 @@ from scipy.sparse.linalg import spsolve
 
 from ..errors import InputError
 from ..metrics.geometry import signed_volumes
-from .backbone import BackboneGeometry
+from .backbone import BackboneGeometry, ideal_peptide_unit
 
 __all__ = ["CIS_CA_CA_OTHER", "CIS_CA_CA_PRO", "backbone_restraints", "relax_backbone"]
 
@@ -49,18 +49,10 @@ def _d13(a: float, b: float, angle_deg: float) -> float:
     return math.sqrt(a * a + b * b - 2.0 * a * b * math.cos(math.radians(angle_deg)))
 
 
-def _peptide_14(g: BackboneGeometry, pro: bool, cis: bool) -> tuple[float, float]:
+def _across_unit(g: BackboneGeometry, pro: bool, cis: bool) -> tuple[float, float]:
     """(CA(i)–CA(i+1), O(i)–CA(i+1)) in Å across the ideal planar peptide unit, trans or cis."""
-
-    def turn(v: np.ndarray, deg: float) -> np.ndarray:
-        a = math.radians(deg)
-        return np.array([math.cos(a) * v[0] - math.sin(a) * v[1], math.sin(a) * v[0] + math.cos(a) * v[1]])
-
-    c, ca = np.zeros(2), np.array([-g.ca_c, 0.0])
-    n2 = c + g.c_n * turn(np.array([-1.0, 0.0]), g.ca_c_n)
-    o = c + g.c_o * turn(np.array([-1.0, 0.0]), -g.ca_c_o)
-    ca2 = n2 + g.n_ca * turn((c - n2) / g.c_n, (1.0 if cis else -1.0) * (g.c_n_ca_pro if pro else g.c_n_ca))
-    return float(np.linalg.norm(ca2 - ca)), float(np.linalg.norm(ca2 - o))
+    pts, ca_ca = ideal_peptide_unit(g, cis, pro)
+    return ca_ca, float(np.linalg.norm(pts[1] - np.array([ca_ca, 0.0])))
 
 
 def backbone_restraints(
@@ -120,7 +112,7 @@ def backbone_restraints(
             False)
         add(has_cb, C, CB, _d13(g.ca_c, g.ca_cb, g.c_ca_cb), False)
     is_cis = np.zeros(R, dtype=bool) if cis is None else np.asarray(cis, dtype=bool).reshape(R)
-    across = np.array([[_peptide_14(g, p, c) for c in (False, True)] for p in (False, True)])  # [pro, cis, pair]
+    across = np.array([[_across_unit(g, p, c) for c in (False, True)] for p in (False, True)])  # [pro, cis, pair]
     add(link, CA, CA2, across[pro.astype(int), is_cis.astype(int), 0], False)
     add(link & has_o, O, CA2, across[pro.astype(int), is_cis.astype(int), 1], False)
     pairs = np.concatenate([np.stack([a, b], axis=1) for a, b, _, _ in rows]).reshape(-1, 2)
