@@ -144,21 +144,21 @@ def relax_backbone(
     until no atom moves more than ``tol`` Å (at most ``max_iter`` steps). ``fixed``: atom indices
     (or an (A,) bool mask) that do not move. ``cis``: (R,) bool per peptide bond to the next residue
     (None: cis where the input's CA(i)–CA(i+1) is under :data:`CIS_CA_CA_PRO` (3.3 Å) before a
-    proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). ``cb``: (R,) CB atom index per
-    residue (-1: none), relaxed with the backbone; without it CA moves under a CB that does not, which
-    can invert Cα (19HC mapped to Martini 3: 8 more inverted), so give it for proteins. ``keep``: (Q, 5) rows ``[residue, centre, a, b,
-    d]`` of stereocentres ordered so that the natural handedness has a positive signed volume (as
+    proline, :data:`CIS_CA_CA_OTHER` (3.0 Å) before another residue). ``cb``: (R,) CB atom index
+    per residue (-1: none), relaxed with the backbone; without it CA moves under a CB that does not,
+    which can invert Cα (19HC mapped to Martini 3: 8 more inverted), so give it for proteins.
+    ``keep``: (Q, 5) rows ``[residue, centre, a, b, d]`` of stereocentres ordered so that the
+    natural handedness has a positive signed volume (as
     :func:`herobm.metrics.geometry.chirality_centers` gives them; None: each CA with N, C, CB)
     that the relaxation must not invert; where one natural in the input comes out inverted, that
     residue's CB is left out and the solve repeated (distances alone would let a CB through the
-    N–CA–C plane). Weights in Å⁻²:
-    ``bond_weight`` on the bond lengths, ``angle_weight`` on the 1–3 distances and the two across
-    each peptide unit, ``restraint`` on the displacement.
+    N–CA–C plane). Weights in Å⁻²: ``bond_weight`` on the bond lengths, ``angle_weight`` on the
+    1–3 distances and the two across each peptide unit, ``restraint`` on the displacement.
     Raises :class:`herobm.errors.InputError` if a backbone atom is not finite.
     """
     x = np.array(positions, dtype=np.float64).reshape(-1, 3)
+    idx = np.asarray(index, dtype=np.int64)
     if cis is None:  # as the input has it: cis CA-CA ~2.9 Å, trans ~3.8 Å
-        idx = np.asarray(index, dtype=np.int64)
         nxt = np.asarray(residue_next, dtype=np.int64).reshape(len(idx))
         a, b = idx[:, 1], np.where(nxt >= 0, idx[np.maximum(nxt, 0), 1], -1)
         both = (a >= 0) & (b >= 0)
@@ -166,14 +166,10 @@ def relax_backbone(
         pro = np.asarray(resnames).astype(str).reshape(len(idx))[np.maximum(nxt, 0)] == "PRO"
         limit = np.where(pro, CIS_CA_CA_PRO, CIS_CA_CA_OTHER)
         cis[both] = np.linalg.norm(x[a[both]] - x[b[both]], axis=1) < limit[both]
-    if cb is None:
-        return _solve(x, backbone_restraints(index, residue_next, resnames, geometry, cis), fixed, bond_weight,
-                      angle_weight, restraint, max_iter, tol)
     # CB is held by distances only, which a mirror image satisfies too, and moving it can invert a
     # stereocentre at CB: where a centre natural in the input comes out inverted, that residue's CB is
     # left out and the solve repeated
-    idx = np.asarray(index, dtype=np.int64)
-    cb = np.asarray(cb, dtype=np.int64).copy()
+    cb = np.full(len(idx), -1, dtype=np.int64) if cb is None else np.asarray(cb, dtype=np.int64).copy()
     if keep is None:
         has = (idx[:, :3] >= 0).all(axis=1) & (cb >= 0)
         keep = np.stack([np.flatnonzero(has), idx[has, 1], idx[has, 0], idx[has, 2], cb[has]], axis=1)
