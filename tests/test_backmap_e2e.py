@@ -233,6 +233,8 @@ def test_yiip_membrane_keeps_every_molecule_and_atom(tmp_path):
     assert Counter(out.residues.resnames.tolist()) == Counter(
         ["ZN" if r == "ZNM" else r for r in ref.residues.resnames.tolist()])
     assert len(out.atoms) == len(heavy)
+    # the ions keep their input residue ids (289-296)
+    assert out.select_atoms("resname ZN").resids.tolist() == ref.select_atoms("name ZND").resids.tolist()
     for resname in ("POPE", "POPG"):
         assert len(out.select_atoms(f"resname {resname}")) == len(heavy.select_atoms(f"resname {resname}"))
     # lipids in place: every lipid's P within 1 Å of the original P
@@ -253,6 +255,8 @@ def test_water_and_ions_by_rule(tmp_path):
     rep = backmap(tmp_path / "solvent.gro", "martini3-protein", tmp_path / "aa.pdb")
     out = mda.Universe(str(tmp_path / "aa.pdb"))
     assert out.residues.resnames.tolist() == ["HOH"] * 4 + ["NA"] + ["HOH"] * 4 + ["CL"] + ["HOH"] * 3
+    # ions keep their input residue ids, waters are numbered through
+    assert out.residues.resids.tolist() == [1, 2, 3, 4, 2, 5, 6, 7, 8, 4, 9, 10, 11]
     o = out.select_atoms("resname HOH").positions[:4]
     d = np.linalg.norm(o[:, None] - o[None], axis=-1)[np.triu_indices(4, 1)]
     assert np.allclose(d, 2.8, atol=2e-3) and np.allclose(o.mean(0), 0, atol=2e-3)

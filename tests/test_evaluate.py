@@ -265,6 +265,27 @@ def test_residue_pairing_rules():
         pair_residues([(1, "ALA"), (2, "GLY")], [(1, "ALA"), (2, "SER")])
 
 
+def test_ion_spellings_pair_and_dummy_sites_are_not_missing(tmp_path):
+    """YiiP's CHARMM zinc (ZNM: ZND + dummy sites DM1-DM6) against zinc as herobm writes it
+    (amber14's ZN): the eight ions pair, the 48 dummy sites are named in a note, not missing."""
+    assert pair_residues([(1, "SOD"), (2, "CLA"), (3, "ZNM")], [(1, "NA"), (2, "CL"), (3, "ZN")]).mode == "resid"
+    u = _load(datafiles.GRO_MEMPROT)
+    zn = u.select_atoms("resname ZNM")
+    ref = _write(zn, tmp_path / "zn_ref.gro")
+    ion = zn.select_atoms("name ZND")
+    pred = mda.Merge(ion)
+    pred.residues.resnames = ["ZN"] * len(ion)
+    pred.atoms.names = ["ZN"] * len(ion)
+    shift = np.zeros((len(ion), 3))
+    shift[0] = [0.0, 0.0, 2.0]  # one ion 2 Å off: RMSD sqrt(4 / 8)
+    pred.atoms.positions = ion.positions + shift
+    r = evaluate(_write(pred.atoms, tmp_path / "zn_pred.pdb"), ref)
+    assert len(ion) == 8 and len(zn) == 56
+    assert r.metrics["n_atoms_compared"] == 8 and r.metrics["n_atoms_missing"] == 0
+    assert r.metrics["rmsd_heavy"] == pytest.approx(np.sqrt(4 / 8), abs=2e-3)
+    assert any("48 dummy site(s)" in n and "ZNM" in n and "DM1" in n for n in r.notes)
+
+
 def test_rama_regions():
     assert geo.rama_allowed([-60, -120, 60], [-45, 130, 40], ["general"] * 3).all()
     assert not geo.rama_allowed([60.0], [-120.0], ["general"])[0]

@@ -250,12 +250,17 @@ def _plan(beads, specs: list[ModelSpec], strict: bool, where: str) -> _Plan:
         res_of_bead = np.repeat(np.arange(len(sbeads)), counts)
         chains = np.asarray(beads.segids).astype(str)[sbeads] if hasattr(beads, "segids") else np.full(len(sbeads), "")
         n_mol = int(counts.sum())
+        # an ion keeps its input residue id (one bead, one ion); the waters of a bead are
+        # numbered 1, 2, ... through all water molecules
+        water = np.asarray([r.resname == "HOH" for r in rules], dtype=bool)[res_of_bead]
+        resid = np.asarray(beads.resids, dtype=np.int64)[sbeads][res_of_bead]
+        resid[water] = np.arange(1, int(water.sum()) + 1)
         parts_top.append(OutputTopology(
             atom_name=np.asarray([r.atom for r in rules]).astype(str)[res_of_bead],
             atom_element=np.asarray([r.element for r in rules]).astype(str)[res_of_bead],
             atom_residue=np.arange(n_mol, dtype=np.int64),
             residue_name=np.asarray([r.resname for r in rules]).astype(str)[res_of_bead],
-            residue_id=np.arange(1, n_mol + 1, dtype=np.int64),
+            residue_id=resid,
             residue_chain=chains[res_of_bead],
             residue_next=np.full(n_mol, -1, dtype=np.int64),
         ))

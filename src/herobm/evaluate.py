@@ -49,6 +49,7 @@ from .metrics.matching import (
     element_of,
     is_amino_acid,
     is_hydrogen,
+    is_ion,
     match_atom_names,
     pair_residues,
 )
@@ -242,7 +243,7 @@ def match_structures(u_pred, u_ref, selection: str = DEFAULT_SELECTION, mapping=
         cache[key] = match_atom_names(rr["names"], pr["names"], rl, pl, ln)
         return cache[key]
 
-    ref_pos, pred_pos, names, residue, missing, extra = [], [], [], [], [], []
+    ref_pos, pred_pos, names, residue, missing, extra, sites = [], [], [], [], [], [], []
     paired_ref = {}
     for r, p in res_pairs:
         paired_ref[r] = p
@@ -255,7 +256,11 @@ def match_structures(u_pred, u_ref, selection: str = DEFAULT_SELECTION, mapping=
         pairs = pair_atoms(rr, pr)
         got_r = {i for i, _, _ in pairs}
         got_p = {j for _, j, _ in pairs}
-        missing.extend(f"{label}:{n}" for i, n in enumerate(rr["names"]) if i not in got_r)
+        left = [f"{label}:{n}" for i, n in enumerate(rr["names"]) if i not in got_r]
+        if pairs and is_ion(rr["resname"]):
+            sites.extend(left)  # an ion model's dummy sites (CHARMM ZNM: DM1-DM6), not atoms
+        else:
+            missing.extend(left)
         extra.extend(f"{label}:{n}" for j, n in enumerate(pr["names"]) if j not in got_p)
         for i, j, cn in pairs:
             ref_pos.append(rr["idx"][i])
@@ -268,6 +273,9 @@ def match_structures(u_pred, u_ref, selection: str = DEFAULT_SELECTION, mapping=
             extra.extend(f"{pr['chain'] or '-'}:{pr['resname']}{pr['resid']}:{n}" for n in pr["names"])
     if not ref_pos:
         raise InputError(f"{pred_label}: no heavy atom in common with {ref_label} (selection '{selection}')")
+    if sites:
+        notes.append(f"{len(sites)} dummy site(s) of ion residues in the reference not compared "
+                     f"(the ion itself is): " + ", ".join(sites[:6]) + (" ..." if len(sites) > 6 else ""))
 
     ref_pos_a = np.asarray(ref_pos, dtype=np.int64)
     pred_pos_a = np.asarray(pred_pos, dtype=np.int64)

@@ -13,11 +13,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..solvent import ION_ELEMENTS
+
 __all__ = [
     "AMINO_ACIDS",
     "BACKBONE_NAMES",
     "SequenceMismatch",
     "canonical_resname",
+    "is_ion",
     "is_amino_acid",
     "same_residue",
     "is_hydrogen",
@@ -47,12 +50,16 @@ _CANON = {v: k for k, vs in _VARIANTS.items() for v in vs.split()}
 
 def canonical_resname(resname: str) -> str:
     """Standard 3-letter name of an amino-acid spelling (HSD -> HIS, ASH -> ASP,
-    AMBER terminal NALA/CALA -> ALA); other names are returned unchanged."""
+    AMBER terminal NALA/CALA -> ALA); an ion's residue name becomes its element as
+    amber14 names the residue (CHARMM SOD -> NA, CLA -> CL, ZNM -> ZN); other names
+    are returned unchanged."""
     r = str(resname).strip().upper()
     if r in AMINO_ACIDS:
         return r
     if r in _CANON:
         return _CANON[r]
+    if r in ION_ELEMENTS:
+        return ION_ELEMENTS[r].upper()
     if len(r) == 4 and r[0] in "NC" and (r[1:] in AMINO_ACIDS or r[1:] in _CANON):
         return canonical_resname(r[1:])
     return str(resname).strip()
@@ -60,6 +67,11 @@ def canonical_resname(resname: str) -> str:
 
 def is_amino_acid(resname: str) -> bool:
     return canonical_resname(resname) in AMINO_ACIDS
+
+
+def is_ion(resname: str) -> bool:
+    """Whether a residue name spells an ion (NA, SOD, CLA, ZNM, ...; :data:`herobm.solvent.ION_ELEMENTS`)."""
+    return str(resname).strip().upper() in ION_ELEMENTS
 
 
 def same_residue(a: str, b: str, aliases: dict[str, Sequence[str]] | None = None) -> bool:
