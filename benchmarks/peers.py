@@ -254,7 +254,7 @@ def _self_cmd(*args: str) -> list[str]:
 
 def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, refine: bool = False,
                 bead_fit: bool = False, defaults: bool = False) -> Tool:
-    """``herobm backmap``: the raw network output (``--no-optimize-backbone --no-relax-backbone``),
+    """``herobm backmap``: the raw network output (``--no-optimize-backbone --no-relax-backbone --no-fix-side-chains``),
     or with ``defaults`` as a plain call runs it (the model's recommended backbone optimisation,
     else the backbone relaxation), or with ``refine`` ``--hydrogens --minimize`` (defaults
     otherwise: restraint, backbone)."""
@@ -280,10 +280,10 @@ def herobm_tool(model: str | None, cg_input: Path, output: str, folder: Path, re
     mode = ("refine" if refine else "default" if defaults else "raw") + ("+fit" if bead_fit else "")
     t.cache_key = (f"model sha256 {key} {mode}" + (f" restraint {DEFAULT_RESTRAINT:g}, backbone as the model asks"
                                                     if refine else "")
-                   + ("" if mode.startswith("raw") else ", backbone relaxed where not optimised"))
+                   + ("" if mode.startswith("raw") else ", backbone relaxed where not optimised, side chains fixed"))
     t.cmd = _self_cmd("_herobm", str(cg_input), str(copy), output, mode)
     flags = ((" --bead-fit" if bead_fit else "") + (" --hydrogens --minimize" if refine else "")
-             + ("" if refine or defaults else " --no-optimize-backbone --no-relax-backbone"))
+             + ("" if refine or defaults else " --no-optimize-backbone --no-relax-backbone --no-fix-side-chains"))
     t.display_cmd = f"herobm backmap {cg_input.name} --model MODEL.pt -o {output}{flags}"
     t.notes.append(f"model: {model} (sha256 {key[:12]}), copied before use")
     return t
@@ -619,7 +619,8 @@ def _run_herobm(cg_input: str, model: str, output: str, mode: str = "raw") -> No
     refine = mode.startswith("refine")
     raw = mode.startswith("raw")  # the network output only: no backbone optimisation or relaxation
     rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"),
-                  optimize_backbone=False if raw else None, relax_backbone=not raw)
+                  optimize_backbone=False if raw else None, relax_backbone=not raw,
+                  fix_side_chains=not raw)
     print(rep.summary())
 
 

@@ -100,7 +100,7 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     default = backmap(tmp_path / "ca.pdb", None, tmp_path / "default.pdb")
     assert default.models == ["ca-protein"] and default.refine_summary.startswith("backbone optimised")
     raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False,
-                  relax_backbone=False)
+                  relax_backbone=False, fix_side_chains=False)
     assert raw.refined_rmsd == [] and raw.refine_summary == ""
     # the shipped model inverts a centre of this trace (which one depends on the trained weights:
     # LYS 71 CA in session 11's model, THR 54 CB now); the raw run names it, the default run corrects it
@@ -163,8 +163,8 @@ def test_backbone_relaxed_by_default(villin, tmp_path):
     from herobm.refine.backbone import backbone_indices
     from herobm.refine.relax import backbone_restraints
 
-    rep = backmap(villin / "cg.pdb", None, tmp_path / "default.pdb")
-    backmap(villin / "cg.pdb", None, tmp_path / "raw.pdb", relax_backbone=False)
+    rep = backmap(villin / "cg.pdb", None, tmp_path / "default.pdb", fix_side_chains=False)
+    backmap(villin / "cg.pdb", None, tmp_path / "raw.pdb", relax_backbone=False, fix_side_chains=False)
     a, b = (mda.Universe(str(tmp_path / f)).atoms for f in ("default.pdb", "raw.pdb"))
     assert list(a.names) == list(b.names)
     idx = backbone_indices(a.names, a.resindices, len(a.residues))
@@ -185,6 +185,37 @@ def test_backbone_relaxed_by_default(villin, tmp_path):
     trace = mda.Universe(str(tmp_path / "ca.pdb")).atoms.positions
     out = mda.Universe(str(tmp_path / "ca_relaxed.pdb")).select_atoms("name CA").positions
     assert np.abs(out - trace).max() < 2e-3
+
+
+def test_side_chains_fixed_by_default(villin, tmp_path):
+    """Plain backmap of a Cα trace without the backbone optimisation opens the branches the network
+    collapsed and corrects the centres it inverted, as many as the note says; nothing else moves
+    but those centres and branch atoms; --no-fix-side-chains leaves them and names them."""
+    from herobm.refine.chirality import inverted_stereocentres
+
+    map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
+    kw = dict(optimize_backbone=False, relax_backbone=False)
+    fixed = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "fixed.pdb", **kw)
+    left = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "left.pdb", fix_side_chains=False, **kw)
+    a, b = (mda.Universe(str(tmp_path / f)).atoms for f in ("fixed.pdb", "left.pdb"))
+    assert list(a.names) == list(b.names)
+    collapsed = {k: _branch_angles(u.universe) < 60.0 for k, u in (("fixed", a), ("left", b))}
+    inverted = {k: inverted_stereocentres(u.names, u.resindices, u.residues.resnames, u.positions.astype(float))
+                for k, u in (("fixed", a), ("left", b))}
+    assert collapsed["left"].any() and inverted["left"]  # this trace has both (see the test above)
+    assert not collapsed["fixed"].any() and not inverted["fixed"]
+    note = [n for n in fixed.notes if n.startswith("side chains of the network output")]
+    assert len(note) == 1, fixed.notes
+    assert f"{collapsed['left'].sum()} collapsed side-chain branch(es) opened" in note[0]
+    # a collapsed THR / ILE Cβ may be inverted too: opening it at tetrahedral geometry rights it first
+    corrected = re.search(r"(\d+) inverted stereocentre\(s\) corrected", note[0])
+    assert (int(corrected.group(1)) if corrected else 0) <= len(inverted["left"])
+    assert not any("collapsed in the network output" in n or "inverted in the network output" in n
+                   for n in fixed.notes)
+    assert any("collapsed in the network output" in n for n in left.notes)
+    moved = np.linalg.norm(a.positions - b.positions, axis=1) > 2e-3
+    # at most the two children of each opened branch and each corrected centre
+    assert 0 < moved.sum() <= 2 * collapsed["left"].sum() + len(inverted["left"])
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +384,7 @@ def test_cli_defaults_are_the_library_defaults():
     from herobm.backmap import DEFAULT_RESTRAINT, RefineOptions
 
     params = {p.name: p.default for p in main.commands["backmap"].params}
-    assert params["relax_backbone"] is inspect.signature(backmap).parameters["relax_backbone"].default
+    for flag in ("relax_backbone", "fix_side_chains"):
+        assert params[flag] is inspect.signature(backmap).parameters[flag].default
     assert params["restraint"] == DEFAULT_RESTRAINT
     assert params["tolerance"] == RefineOptions().tolerance and params["ph"] == RefineOptions().ph

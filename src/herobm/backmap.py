@@ -332,13 +332,17 @@ def check_near_beads(system: BeadSystem, atoms: np.ndarray, beads: np.ndarray, w
 
 
 def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False,
-           relax: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(A, 3) merged heavy-atom positions and (R, 2) predicted φ/ψ (NaN: none) of a frame.
+           relax: bool = False, fix: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """(A, 3) merged heavy-atom positions, (R, 2) predicted φ/ψ (NaN: none) of a frame and the
+    numbers of side-chain branches opened and stereocentres corrected.
     ``relax``: relax the protein backbone toward ideal bonds and angles
     (:func:`herobm.refine.relax.relax_backbone`), the atoms that sit on their bead (hierarchy
-    level 0, e.g. the Cα of a Cα trace) held. ``bead_fit``: then move the rebuilt atoms the least
-    so that they coarse-grain exactly to the input beads (:func:`herobm.reconstruct.fit_to_beads`)."""
+    level 0, e.g. the Cα of a Cα trace) held. ``fix``: then open collapsed side-chain branches and
+    reflect inverted stereocentres (:func:`herobm.refine.pipeline.side_chain_step`). ``bead_fit``:
+    last, move the rebuilt atoms the least so that they coarse-grain exactly to the input beads
+    (:func:`herobm.reconstruct.fit_to_beads`)."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
+    n_spread = n_inverted = 0
     for i, part in enumerate(plan.models):
         bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
         bp = _whole_chains(part, bp, box)
@@ -350,6 +354,11 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
             from .refine.pipeline import relax_step
 
             x = relax_step(part.system, x, fixed=part.system.slot_atom[part.system.slot_level == 0])
+        if fix:
+            from .refine.pipeline import side_chain_step
+
+            x, spread, inverted = side_chain_step(part.system, x)
+            n_spread, n_inverted = n_spread + len(spread), n_inverted + len(inverted)
         if bead_fit:  # last: the centres land exactly on the beads
             x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
         parts.append(x)
@@ -359,7 +368,7 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
     if plan.solvent is not None:
         rng = np.random.default_rng([seed, frame])
         parts.append(place_solvent(pos[plan.solvent.beads], plan.solvent.counts, rng))
-    return plan.assembly.positions(parts), phi_psi
+    return plan.assembly.positions(parts), phi_psi, (n_spread, n_inverted)
 
 
 # --- refinement -----------------------------------------------------------------------
@@ -455,7 +464,7 @@ def _raw_chirality_note(top: OutputTopology, x: np.ndarray, what: str = "network
     if not bad:
         return ""
     return (f"{len(bad)} stereocentre(s) inverted in the {what}, first frame ({_first_labels(bad)}); "
-            "--hydrogens, --minimize or --optimize-backbone put them right")
+            "leaving out --no-fix-side-chains, or --hydrogens, --minimize or --optimize-backbone put them right")
 
 
 def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
@@ -466,8 +475,8 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network ou
     if not bad:
         return ""
     return (f"{len(bad)} side-chain branch(es) collapsed in the {what}, first frame "
-            f"({_first_labels(bad)}: the two branch atoms within 60° of each other); --hydrogens, --minimize or "
-            "--optimize-backbone open them")
+            f"({_first_labels(bad)}: the two branch atoms within 60° of each other); leaving out "
+            "--no-fix-side-chains, or --hydrogens, --minimize or --optimize-backbone open them")
 
 
 # --- the run --------------------------------------------------------------------------
@@ -518,6 +527,7 @@ class _Job:
     seed: int
     bead_fit: bool = False
     relax_backbone: bool = False  # unless the backbone is optimised (backmap()'s default: on)
+    fix_side_chains: bool = False  # unrefined output only: refinement does it anyway (backmap()'s default: on)
 
 
 class _Runner:
@@ -535,6 +545,7 @@ class _Runner:
         if self.refine.optimize_backbone is None:  # as the models used recommend
             self.refine = replace(self.refine, optimize_backbone=any(p.spec.optimize_backbone for p in self.plan.models))
         self.relax = self.job.relax_backbone and not self.refine.optimize_backbone  # optimisation supersedes it
+        self.fix = self.job.fix_side_chains and not self.refine.active  # refinement does the same
         self.variants: list | None = None
         self.out_top: OutputTopology | None = None
         self.openmm_top = None
@@ -545,9 +556,12 @@ class _Runner:
         check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
         box = self.u.dimensions
         box = box if box is not None and np.all(box[:3] > 0) else None
-        x, phi_psi = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit, self.relax)
+        x, phi_psi, (n_spread, n_inverted) = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit,
+                                                    self.relax, self.fix)
         if not self.refine.active:
-            return x, box, float("nan"), ""
+            done = [f"{n} {what}" for n, what in ((n_spread, "collapsed side-chain branch(es) opened"),
+                                                   (n_inverted, "inverted stereocentre(s) corrected")) if n]
+            return x, box, float("nan"), "; ".join(done)
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
         if self.out_top is None:
             self.out_top, self.variants, self.openmm_top = ref.topology, ref.variants, ref.openmm_topology
@@ -625,13 +639,16 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
         if has_protein_backbone(top):
             notes.append("protein backbone relaxed toward ideal bonds, angles and planar peptides (--no-relax-backbone: "
                          "as the network placed it)")
-    if not runner.refine.active:  # raw output: say which centres the network inverted, which branches it collapsed
+    if runner.fix and first[3]:
+        notes.append(f"side chains of the network output, first frame: {first[3]} (--no-fix-side-chains: as the "
+                     "network placed them)")
+    if not runner.refine.active:  # unrefined output: say which centres are inverted, which branches collapsed
         what = "network output (backbone relaxed)" if runner.relax else "network output"
         notes += [n for n in [_raw_chirality_note(top, first[0], what), _raw_branch_note(top, first[0], what)] if n]
     return BackmapReport(
         n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
         models=[p.spec.name for p in runner.plan.models], notes=notes, outputs=outputs,
-        refined_rmsd=rmsds, refine_summary=first[3],
+        refined_rmsd=rmsds, refine_summary=first[3] if runner.refine.active else "",
     )
 
 
@@ -671,6 +688,7 @@ def backmap(
     progress: bool = False,
     bead_fit: bool = False,
     relax_backbone: bool = True,
+    fix_side_chains: bool = True,
 ) -> BackmapReport:
     """Backmap a CG structure (and trajectory) with trained models.
 
@@ -691,7 +709,9 @@ def backmap(
     hydrogens); approximate when hydrogens counted in the bead centres. ``relax_backbone``
     (where the backbone is not optimised) moves each protein's N, CA, C, O, OXT and CB the least
     toward ideal bonds, angles and planar peptides (:mod:`herobm.refine.relax`; False: the
-    network's atoms as they are).
+    network's atoms as they are). ``fix_side_chains`` (unrefined output; refinement and the
+    backbone optimisation always do it) opens side-chain branches the network collapsed and
+    reflects inverted stereocentres (:func:`herobm.refine.pipeline.side_chain_step`).
     Distances in Å.
     """
     from .models import auto_models
@@ -706,7 +726,7 @@ def backmap(
     job = _Job(str(input), tuple(str(t) for t in traj), selection, strict, models,
                device if workers == 1 else "cpu", max_beads_per_chunk,
                RefineOptions(hydrogens or minimize, minimize, optimize_backbone, ph, tolerance, restraint=restraint),
-               seed, bead_fit, relax_backbone)
+               seed, bead_fit, relax_backbone, fix_side_chains)
     return _run(job, None, output, traj_out, frames, workers, progress)
 
 

@@ -37,10 +37,13 @@ from . import handle_errors, main
 @click.option("--relax-backbone/--no-relax-backbone", default=True, show_default=True,
               help="Where the backbone is not optimised: move N, CA, C, O and CB the least toward ideal bonds, "
                    "angles and planar peptides (--no-relax-backbone: the network's atoms as they are).")
+@click.option("--fix-side-chains/--no-fix-side-chains", default=True, show_default=True,
+              help="Without refinement: open side-chain branches the network collapsed and correct inverted "
+                   "stereocentres (refinement and --optimize-backbone always do).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
                 restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit,
-                relax_backbone):
+                relax_backbone, fix_side_chains):
     """Rebuild the all-atom structure of the CG beads of INPUT with trained models."""
     from ..backmap import backmap
 
@@ -49,6 +52,6 @@ def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict
         selection=selection, strict=strict, hydrogens=hydrogens, ph=ph, minimize=minimize, tolerance=tolerance,
         restraint=restraint, optimize_backbone=optimize_backbone, max_beads_per_chunk=max_beads_per_chunk, device=device,
         workers=workers, seed=seed, progress=True, bead_fit=bead_fit,
-        relax_backbone=relax_backbone,
+        relax_backbone=relax_backbone, fix_side_chains=fix_side_chains,
     )
     click.echo(report.summary())
