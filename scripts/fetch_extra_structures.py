@@ -69,8 +69,10 @@ def download(package: str, folder: Path) -> Path:
     version, digest = SDISTS[package]
     hits = sorted(folder.glob(f"{package}-{version}.tar.gz"))
     if not hits:
+        # pip prepares an sdist's metadata with its build backend: in an isolated environment it
+        # fetches that backend (hatchling, setuptools, ...) instead of needing it installed here
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "--no-build-isolation", "-q", "-d", str(folder), f"{package}=={version}"], check=True)
+                        "-q", "-d", str(folder), f"{package}=={version}"], check=True)
         hits = sorted(folder.glob(f"{package}-{version}.tar.gz"))
     if not hits:
         raise SystemExit(f"pip download left no {package}-{version}.tar.gz in {folder}")

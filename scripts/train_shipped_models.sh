@@ -67,9 +67,9 @@ declare -A DESC=(  # what `herobm models` says of each
   [martini3-lipids]="Martini 3 lipids and cholesterol -> heavy atoms (mapping set 'martini3'); an ensemble of 2 networks (seeds 0, 1), outputs averaged"
   [example-ligand]="Example ligand: (S)-ibuprofen (residue IBP, mapping set 'example'), trained on 91 RDKit/MMFF94 conformers")
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
-  extra=()  # ca-protein: backbone optimisation helps Cα traces (measured), not Martini 3; 5 networks averaged
+  extra=()  # ca-protein: 5 networks averaged; no model asks for backbone optimisation (docs/models.md, session 20)
   if [[ $m == ca-protein ]]; then
-    extra=(--optimize-backbone); for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
+    for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
   fi
   run=$m data="$W/datasets/$m" hw="2 CPU cores"
   [[ $m == martini3-lipids ]] && run=martini3-lipids-ns0 data="$W/datasets-ns/$m" \

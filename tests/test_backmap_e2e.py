@@ -89,16 +89,27 @@ def _branch_angles(u) -> np.ndarray:
     return np.asarray(out)
 
 
-def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
-    """The shipped Cα model asks for backbone optimisation (checkpoint info), so a plain
-    backmap of a Cα trace gets it; --no-optimize-backbone --no-relax-backbone gives the raw network output;
-    the Martini 3 model does not ask for it."""
+def test_backbone_optimisation_when_the_checkpoint_asks(villin, tmp_path):
+    """A checkpoint whose info asks for backbone optimisation gets it from a plain backmap (here the
+    shipped Cα model with that flag set, as it shipped until session 20); --no-optimize-backbone
+    --no-relax-backbone --no-fix-side-chains gives the raw network output; no shipped model asks for it."""
+    import torch
+
+    from herobm.models import resolve_model
     from herobm.refine import backbone_indices, backbone_report
     from herobm.refine.backbone import BackboneGeometry
 
+    ckpt = torch.load(resolve_model("ca-protein"), map_location="cpu", weights_only=False)
+    assert ckpt["info"]["optimize_backbone"] is False
+    ckpt["info"]["optimize_backbone"] = True
+    asking = tmp_path / "ca-asking.pt"
+    torch.save(ckpt, asking)
     map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
-    default = backmap(tmp_path / "ca.pdb", None, tmp_path / "default.pdb")
-    assert default.models == ["ca-protein"] and default.refine_summary.startswith("backbone optimised")
+    default = backmap(tmp_path / "ca.pdb", str(asking), tmp_path / "default.pdb")
+    assert default.refine_summary.startswith("backbone optimised")
+    plain = backmap(tmp_path / "ca.pdb", None, tmp_path / "plain.pdb")
+    assert plain.models == ["ca-protein"] and plain.refine_summary == ""
+    assert any("backbone relaxed" in n for n in plain.notes)
     raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False,
                   relax_backbone=False, fix_side_chains=False)
     assert raw.refined_rmsd == [] and raw.refine_summary == ""
@@ -107,7 +118,8 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     inverted = [n for n in raw.notes if "stereocentre(s) inverted in the network output" in n]
     assert len(inverted) == 1 and re.search(r"\(([A-Z]{3} \d+ C[AB](, )?)+\)", inverted[0]), inverted
     assert not any("stereocentre(s) inverted" in n for n in default.notes)
-    result = CliRunner().invoke(main, ["backmap", str(tmp_path / "ca.pdb"), "-o", str(tmp_path / "cli.pdb")])
+    result = CliRunner().invoke(main, ["backmap", str(tmp_path / "ca.pdb"), "--model", str(asking), "-o",
+                                       str(tmp_path / "cli.pdb")])
     assert result.exit_code == 0, result.output
     ua, ub, uc = (mda.Universe(str(tmp_path / f)) for f in ("default.pdb", "raw.pdb", "cli.pdb"))
     np.testing.assert_allclose(ua.atoms.positions, uc.atoms.positions, atol=1e-3)
@@ -140,8 +152,7 @@ def test_ca_model_recommends_backbone_optimisation(villin, tmp_path):
     assert m3.models == ["martini3-protein"] and m3.refined_rmsd == []
     listing = CliRunner().invoke(main, ["models"]).output.split("\n\n")[0]
     blocks = {b.split()[0]: b for b in listing.replace("\n    ", "\t").splitlines()}
-    assert "backmap default: --optimize-backbone" in blocks["ca-protein"]
-    assert "optimize-backbone" not in blocks["martini3-protein"]
+    assert not any("optimize-backbone" in b for b in blocks.values())
 
 
 def test_backmapped_structure_maps_back_onto_the_input_beads(villin):
