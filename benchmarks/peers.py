@@ -173,7 +173,8 @@ def make_inputs(work: Path, peers_venv: Path, log: Callable[[str], None]) -> Inp
                  d / "memb_cg.gro")
     if not inp.aa_protein.exists():
         shutil.copy(PDB_small, inp.aa_protein)
-    martinize = [_bin("martinize2", here, peers_venv), "-f", "adk.pdb", "-x", "adk_cg.pdb", "-o", "topol.top",
+    # the peers' environment first: it has mdtraj, which martinize2 -dssp needs (herobm's need not)
+    martinize = [_bin("martinize2", peers_venv, here), "-f", "adk.pdb", "-x", "adk_cg.pdb", "-o", "topol.top",
                  "-ff", "martini3001", "-dssp"]
     inp.commands["martinize2"] = shlex.join(["martinize2"] + martinize[1:])
     if not inp.cg_protein.exists():
