@@ -1,13 +1,18 @@
-"""Score Cα models on the folded chains of a dataset's validation split (docs/models.md).
+"""Score Cα models on the folded chains of a dataset's validation split (docs/models.md), and on
+other held-out structure files (``--structures``).
 
-Each chain's Cα atoms are backmapped (raw network output, ``--no-optimize-backbone`` unless
-``--optimize-backbone``) and compared with the chain's heavy atoms by ``herobm evaluate``
-(no superposition, symmetric side-chain atoms matched). Printed per model: the backbone
-RMSD over all chains pooled (and of N, C, O alone) and the mean of the chains' heavy-atom
-RMSD. This is how the Cα recipes are compared and selected; adenylate kinase is not used.
+Each chain's Cα atoms are backmapped and compared with the chain's heavy atoms by ``herobm
+evaluate`` (no superposition, symmetric side-chain atoms matched). ``--mode``: ``raw`` (the
+network output: ``--no-optimize-backbone --no-relax-backbone --no-fix-side-chains``), ``relax``
+(``--no-optimize-backbone``: the backbone relaxed with Cα held, side chains fixed) or ``optimize``
+(``--optimize-backbone``). Printed per model: the backbone RMSD over all chains pooled (and of N,
+C, O alone) and the mean of the chains' heavy-atom RMSD. This is how the Cα recipes and the
+model's default are compared and selected; adenylate kinase is not used.
 
     python benchmarks/ca_validation.py --dataset WORK/datasets/ca-protein runs/a/best.pt \
         src/herobm/models/data/ca-protein.pt src/herobm/models/data/ca-protein.pt:0
+    python benchmarks/ca_validation.py --structures WORK/extra-structures --mode relax \
+        src/herobm/models/data/ca-protein.pt      # scripts/fetch_extra_structures.py's 19 files
 
 ``CKPT:k`` scores network k of an ensemble checkpoint alone; ``A+B+C`` averages the networks
 of several checkpoints (as ``scripts/ship_model.py --member`` would ship them).
@@ -26,6 +31,7 @@ import numpy as np
 import torch
 
 from herobm.backmap import backmap
+from herobm.errors import InputError
 from herobm.evaluate import evaluate
 from herobm.train.checkpoint import load_checkpoint, network_entries
 
@@ -69,15 +75,31 @@ def prepare(chain: Path, folder: Path) -> tuple[Path, Path]:
     return ca, ref
 
 
-def score(model: Path, chains: list[tuple[str, Path, Path]], folder: Path, optimize_backbone: bool) -> dict:
-    """Backmap every chain with ``model`` and pool the backbone deviations."""
+MODES = {"raw": dict(optimize_backbone=False, relax_backbone=False, fix_side_chains=False),
+         "relax": dict(optimize_backbone=False), "optimize": dict(optimize_backbone=True)}
+
+
+def structure_files(paths: list[Path]) -> list[Path]:
+    """The PDB / mmCIF files given, folders expanded (sorted)."""
+    out = []
+    for p in paths:
+        out += sorted(f for f in p.iterdir() if f.suffix in (".pdb", ".cif", ".gz")) if p.is_dir() else [p]
+    return out
+
+
+def score(model: Path, chains: list[tuple[str, Path, Path]], folder: Path, mode: str) -> dict:
+    """Backmap every chain with ``model`` in ``mode`` (:data:`MODES`) and pool the backbone deviations."""
     sq: dict[str, list[float]] = {"backbone": [], "N": [], "C": [], "O": []}
     heavy = []
     per_chain = {}
     for name, ca, ref in chains:
         out = folder / f"{name}_{model.stem}.pdb"
-        backmap(str(ca), str(model), str(out), optimize_backbone=optimize_backbone, device="auto")
-        res = evaluate(str(out), str(ref))
+        try:
+            backmap(str(ca), str(model), str(out), device="auto", **MODES[mode])
+            res = evaluate(str(out), str(ref))
+        except InputError as exc:  # e.g. insertion codes: left out, and said so
+            print(f"{name}: left out ({exc})", flush=True)
+            continue
         per_atom = res.series["per_atom_msd"]
         d2, names = per_atom["msd"], per_atom["name"]
         for atom in ("N", "C", "O"):
@@ -94,23 +116,30 @@ def score(model: Path, chains: list[tuple[str, Path, Path]], folder: Path, optim
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", help="checkpoint, CKPT:k (network k) or A+B (averaged)")
-    ap.add_argument("--dataset", required=True, type=Path, help="a Cα dataset folder (its corpus_splits.json)")
+    ap.add_argument("--dataset", type=Path, help="a Cα dataset folder (its corpus_splits.json)")
     ap.add_argument("--pattern", default="/dssp/", help="which validation inputs are the folded chains")
-    ap.add_argument("--optimize-backbone", action="store_true")
+    ap.add_argument("--structures", nargs="+", type=Path, default=[],
+                    help="more held-out structure files or folders (e.g. scripts/fetch_extra_structures.py's)")
+    ap.add_argument("--mode", choices=sorted(MODES), default="raw")
+    ap.add_argument("--optimize-backbone", action="store_true", help="the same as --mode optimize")
     ap.add_argument("--json", type=Path, help="also write the scores here")
     a = ap.parse_args(argv)
-    files = validation_chains(a.dataset, a.pattern)
-    if not files:
+    mode = "optimize" if a.optimize_backbone else a.mode
+    files = validation_chains(a.dataset, a.pattern) if a.dataset else []
+    if a.dataset and not files:
         sys.exit(f"Error: no validation input of {a.dataset} matches '{a.pattern}'")
+    files += structure_files(a.structures)
+    if not files:
+        sys.exit("Error: give --dataset and/or --structures")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         chains = [(f.name.split(".")[0], *prepare(f, folder)) for f in files]
         print(f"{len(chains)} chains: {', '.join(c[0] for c in chains)}")
         for spec in a.models:
-            r = score(model_file(spec, folder), chains, folder, a.optimize_backbone)
+            r = score(model_file(spec, folder), chains, folder, mode)
             results[spec] = r
-            print(f"{spec}: backbone {r['backbone']:.3f} (N {r['N']:.3f} / C {r['C']:.3f} / O {r['O']:.3f}) Å, "
+            print(f"{spec} ({mode}): backbone {r['backbone']:.3f} (N {r['N']:.3f} / C {r['C']:.3f} / O {r['O']:.3f}) Å, "
                   f"heavy (mean over chains) {r['heavy_mean']:.3f} Å", flush=True)
     if a.json:
         a.json.write_text(json.dumps(results, indent=1) + "\n")
