@@ -44,7 +44,7 @@ from pathlib import Path
 import MDAnalysis as mda
 import torch
 
-from herobm.backmap import backmap
+from herobm.backmap import RAW_OUTPUT, backmap
 from herobm.evaluate import evaluate
 from herobm.mapper import map_structure
 
@@ -65,7 +65,7 @@ FORMS = (
     Form("oplsaa", ("GRO", "XTC"), "GROMACS OPLS-AA MD in water (GRO + XTC)"),
     Form("yiip", ("GRO_MEMPROT", "XTC_MEMPROT"), "YiiP in POPE / POPG (GRO_MEMPROT + XTC_MEMPROT)"),
 )
-MODES = {"raw": dict(optimize_backbone=False, relax_backbone=False, fix_side_chains=False), "default": {},
+MODES = {"raw": RAW_OUTPUT, "default": {},
          "refined": dict(hydrogens=True, minimize=True)}
 PROTEIN_KEYS = ("rmsd_heavy", "rmsd_backbone", "rmsd_sidechain", "chirality_errors", "clashes_2.0",
                 "rama_outliers", "kl_phi_psi", "kl_chi1", "kl_chi2")

@@ -30,7 +30,7 @@ import MDAnalysis as mda
 import numpy as np
 import torch
 
-from herobm.backmap import backmap
+from herobm.backmap import RAW_OUTPUT, backmap
 from herobm.errors import InputError
 from herobm.evaluate import evaluate
 from herobm.train.checkpoint import load_checkpoint, network_entries
@@ -75,8 +75,7 @@ def prepare(chain: Path, folder: Path) -> tuple[Path, Path]:
     return ca, ref
 
 
-MODES = {"raw": dict(optimize_backbone=False, relax_backbone=False, fix_side_chains=False),
-         "relax": dict(optimize_backbone=False), "optimize": dict(optimize_backbone=True)}
+MODES = {"raw": RAW_OUTPUT, "relax": dict(optimize_backbone=False), "optimize": dict(optimize_backbone=True)}
 
 
 def structure_files(paths: list[Path]) -> list[Path]:

@@ -615,13 +615,11 @@ def _finite(obj):
 
 # ------------------------------------------------------------------ internal subprocess entry points
 def _run_herobm(cg_input: str, model: str, output: str, mode: str = "raw") -> None:
-    from herobm.backmap import backmap
+    from herobm.backmap import RAW_OUTPUT, backmap
 
     refine = mode.startswith("refine")
-    raw = mode.startswith("raw")  # the network output only: no backbone optimisation or relaxation
-    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"),
-                  optimize_backbone=False if raw else None, relax_backbone=not raw,
-                  fix_side_chains=not raw)
+    raw = RAW_OUTPUT if mode.startswith("raw") else {}  # the network output only
+    rep = backmap(cg_input, model, output, hydrogens=refine, minimize=refine, bead_fit=mode.endswith("+fit"), **raw)
     print(rep.summary())
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from MDAnalysisTests.datafiles import GRO_MEMPROT, TPR_xvf, TRR_xvf
 
 from herobm import InputError
-from herobm.backmap import backmap
+from herobm.backmap import RAW_OUTPUT, backmap
 from herobm.cli import main
 from herobm.mapper import map_structure
 from herobm.models import auto_models, available_models, resolve_model
@@ -110,8 +110,7 @@ def test_backbone_optimisation_when_the_checkpoint_asks(villin, tmp_path):
     plain = backmap(tmp_path / "ca.pdb", None, tmp_path / "plain.pdb")
     assert plain.models == ["ca-protein"] and plain.refine_summary == ""
     assert any("backbone relaxed" in n for n in plain.notes)
-    raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", optimize_backbone=False,
-                  relax_backbone=False, fix_side_chains=False)
+    raw = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "raw.pdb", **RAW_OUTPUT)
     assert raw.refined_rmsd == [] and raw.refine_summary == ""
     # the shipped model inverts a centre of this trace (which one depends on the trained weights:
     # LYS 71 CA in session 11's model, THR 54 CB now); the raw run names it, the default run corrects it
@@ -397,5 +396,8 @@ def test_cli_defaults_are_the_library_defaults():
     params = {p.name: p.default for p in main.commands["backmap"].params}
     for flag in ("relax_backbone", "fix_side_chains"):
         assert params[flag] is inspect.signature(backmap).parameters[flag].default
+    # RAW_OUTPUT turns off exactly the steps a plain run takes after the network
+    sig = inspect.signature(backmap).parameters
+    assert all(sig[k].default is not False and v is False for k, v in RAW_OUTPUT.items())
     assert params["restraint"] == DEFAULT_RESTRAINT
     assert params["tolerance"] == RefineOptions().tolerance and params["ph"] == RefineOptions().ph

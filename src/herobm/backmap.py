@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import warnings
+from types import MappingProxyType
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,12 @@ from .solvent import SolventRule, place_solvent, solvent_rule
 from .train.checkpoint import resolve_device
 
 __all__ = ["VectorPredictor", "ModelSpec", "RefineOptions", "model_predictor", "checkpoint_spec", "rebuild_frame",
-           "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor", "backmap_with_specs"]
+           "aa_universe", "BackmapReport", "backmap", "backmap_with_predictor", "backmap_with_specs", "RAW_OUTPUT"]
+
+# keyword arguments of backmap() that leave every step after the network out (the CLI's
+# --no-optimize-backbone --no-relax-backbone --no-fix-side-chains): the network's atoms as they
+# are, the "raw" rows of the benchmarks. A new default step after the network belongs here.
+RAW_OUTPUT = MappingProxyType({"optimize_backbone": False, "relax_backbone": False, "fix_side_chains": False})
 
 # bead positions (B, 3) Å and box -> vectors (B, N, 3) Å, or {"vectors": ..., "dihedrals": (B, 2, 2)}
 VectorPredictor = Callable[[np.ndarray, np.ndarray | None], "np.ndarray | dict"]
