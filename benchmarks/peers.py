@@ -370,7 +370,7 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
     if comparison == "ca":
         tools = [
             herobm_tool(a.model_ca, inp.ca_trace, "herobm.pdb", d / "herobm"),
-            # a plain `herobm backmap`: the Cα model asks for backbone optimisation
+            # a plain `herobm backmap`: the backbone relaxation with Cα held (docs/backmap.md)
             herobm_tool(a.model_ca, inp.ca_trace, "herobm_ob.pdb", d / "herobm_ob", defaults=True),
             herobm_tool(a.model_ca, inp.ca_trace, "herobm_min.pdb", d / "herobm_min", refine=True),
             baseline_tool(a.baseline_dataset_ca, inp.ca_trace, "baseline.pdb", a.baseline_max_frames),

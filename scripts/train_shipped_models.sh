@@ -63,7 +63,7 @@ train example-ligand example-ligand
 wait
 declare -A DESC=(  # what `herobm models` says of each
   [martini3-protein]="Martini 3 proteins (martinize2 / herobm map CG) -> heavy atoms (mapping set 'martini3'); the default model"
-  [ca-protein]="Cα traces -> all heavy atoms of proteins (mapping set 'ca'); an ensemble of 5 networks (seeds 0-4), outputs averaged; backmap optimises the backbone by default"
+  [ca-protein]="Cα traces -> all heavy atoms of proteins (mapping set 'ca'); an ensemble of 5 networks (seeds 0-4), outputs averaged; backmap relaxes the backbone (Cα held) by default"
   [martini3-lipids]="Martini 3 lipids and cholesterol -> heavy atoms (mapping set 'martini3'); an ensemble of 2 networks (seeds 0, 1), outputs averaged"
   [example-ligand]="Example ligand: (S)-ibuprofen (residue IBP, mapping set 'example'), trained on 91 RDKit/MMFF94 conformers")
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
