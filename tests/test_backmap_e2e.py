@@ -199,9 +199,11 @@ def test_backbone_relaxed_by_default(villin, tmp_path):
 
 def test_side_chains_fixed_by_default(villin, tmp_path):
     """Plain backmap of a Cα trace without the backbone optimisation opens the branches the network
-    collapsed and corrects the centres it inverted, as many as the note says; nothing else moves
-    but those centres and branch atoms; --no-fix-side-chains leaves them and names them."""
+    collapsed, corrects the centres it inverted and turns side chains out of clashes, as many as the
+    note says; nothing else moves but those centres, branch atoms and side chains;
+    --no-fix-side-chains leaves them and names them."""
     from herobm.refine.chirality import inverted_stereocentres
+    from herobm.refine.clashes import relieve_clashes
 
     map_structure(villin / "aa.pdb", "ca", tmp_path / "ca.pdb")
     kw = dict(optimize_backbone=False, relax_backbone=False)
@@ -223,9 +225,22 @@ def test_side_chains_fixed_by_default(villin, tmp_path):
     assert not any("collapsed in the network output" in n or "inverted in the network output" in n
                    for n in fixed.notes)
     assert any("collapsed in the network output" in n for n in left.notes)
+    turned = re.search(r"(\d+) side chain\(s\) turned out of clashes", note[0])
+    n_turned = int(turned.group(1)) if turned else 0
+    # the unfixed run names the side chains the step would turn (a note of its own), the fixed one none
+    _, clashing = relieve_clashes(b.names, b.resindices, b.residues.resnames, b.positions.astype(float),
+                                  residue_id=b.residues.resids)
+    clash_note = [n for n in left.notes if "in clashes (heavy atoms closer than 2 Å) in the network output" in n]
+    assert clashing and n_turned >= 1  # this trace has some (Trp 64, Gln 66, Lys 73 in session 21)
+    assert len(clash_note) == 1 and clash_note[0].startswith(f"{len(clashing)} side chain(s)")
+    assert clashing[0] in clash_note[0]
+    assert not any("in clashes" in n for n in fixed.notes)
     moved = np.linalg.norm(a.positions - b.positions, axis=1) > 2e-3
-    # at most the two children of each opened branch and each corrected centre
-    assert 0 < moved.sum() <= 2 * collapsed["left"].sum() + len(inverted["left"])
+    # at most the two children of each opened branch and each corrected centre, and the side chains
+    # (beyond CB) the note says were turned out of clashes; no clash < 2 Å is left among them
+    side = ~np.isin(a.names, ["N", "CA", "C", "O", "OXT", "CB"])
+    assert 0 < moved.sum() <= 2 * collapsed["left"].sum() + len(inverted["left"]) + 10 * n_turned
+    assert (moved & ~side).sum() <= len(inverted["left"])
 
 
 @pytest.fixture(scope="module")

@@ -338,17 +338,19 @@ def check_near_beads(system: BeadSystem, atoms: np.ndarray, beads: np.ndarray, w
 
 
 def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: bool = False,
-           relax: bool = False, fix: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+           relax: bool = False, fix: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     """(A, 3) merged heavy-atom positions, (R, 2) predicted φ/ψ (NaN: none) of a frame and the
-    numbers of side-chain branches opened and stereocentres corrected.
+    numbers of side-chain branches opened, stereocentres corrected and side chains turned out of
+    clashes.
     ``relax``: relax the protein backbone toward ideal bonds and angles
     (:func:`herobm.refine.relax.relax_backbone`), the atoms that sit on their bead (hierarchy
-    level 0, e.g. the Cα of a Cα trace) held. ``fix``: then open collapsed side-chain branches and
-    reflect inverted stereocentres (:func:`herobm.refine.pipeline.side_chain_step`). ``bead_fit``:
+    level 0, e.g. the Cα of a Cα trace) held. ``fix``: then open collapsed side-chain branches,
+    reflect inverted stereocentres and turn clashing side chains about their χ bonds
+    (:func:`herobm.refine.pipeline.side_chain_step`). ``bead_fit``:
     last, move the rebuilt atoms the least so that they coarse-grain exactly to the input beads
     (:func:`herobm.reconstruct.fit_to_beads`)."""
     parts, phi_psi = [], np.full((plan.assembly.topology.n_residues, 2), np.nan)
-    n_spread = n_inverted = 0
+    n_spread = n_inverted = n_relieved = 0
     for i, part in enumerate(plan.models):
         bp = unwrap_to(pos[part.beads], part.first, box)  # residues split across the boundary made whole
         bp = _whole_chains(part, bp, box)
@@ -363,8 +365,8 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
         if fix:
             from .refine.pipeline import side_chain_step
 
-            x, spread, inverted = side_chain_step(part.system, x)
-            n_spread, n_inverted = n_spread + len(spread), n_inverted + len(inverted)
+            x, spread, inverted, relieved = side_chain_step(part.system, x)
+            n_spread, n_inverted, n_relieved = n_spread + len(spread), n_inverted + len(inverted), n_relieved + len(relieved)
         if bead_fit:  # last: the centres land exactly on the beads
             x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
         parts.append(x)
@@ -374,7 +376,7 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
     if plan.solvent is not None:
         rng = np.random.default_rng([seed, frame])
         parts.append(place_solvent(pos[plan.solvent.beads], plan.solvent.counts, rng))
-    return plan.assembly.positions(parts), phi_psi, (n_spread, n_inverted)
+    return plan.assembly.positions(parts), phi_psi, (n_spread, n_inverted, n_relieved)
 
 
 # --- refinement -----------------------------------------------------------------------
@@ -394,7 +396,7 @@ class RefineOptions:
     ``minimize`` implies hydrogens (the force field needs them). ``tolerance``: RMS force
     to stop at, kJ/mol/nm. ``ph``: for protonation states. ``restraint``: harmonic restraint
     of the heavy atoms to their positions before minimisation, kJ/mol/nm² (0: free).
-    ``optimize_backbone`` None: as the models recommend (checkpoint info; the Cα model does)."""
+    ``optimize_backbone`` None: as the models recommend (checkpoint info; no shipped model does)."""
 
     hydrogens: bool = False
     minimize: bool = False
@@ -447,13 +449,15 @@ def _refine(top: OutputTopology, x: np.ndarray, phi_psi: np.ndarray, opts: Refin
         a, b = _heavy_match(top, out_top)
         rmsd = float(np.sqrt(np.mean(np.sum((x[a] - rep.positions[b]) ** 2, axis=1)))) if len(a) else float("nan")
         return _Refined(rep.positions, out_top, rep.topology, rmsd, rep.protonated.variants, rep.summary())
-    y, spread, inverted = side_chain_step(top, backbone_step(top, x, phi_psi))
+    y, spread, inverted, relieved = side_chain_step(top, backbone_step(top, x, phi_psi))
     rmsd = float(np.sqrt(np.mean(np.sum((x - y) ** 2, axis=1))))
     done = ["backbone optimised"] if has_protein_backbone(top) else []
     if spread:
         done.append(f"{len(spread)} collapsed side-chain branch(es) spread")
     if inverted:
         done.append(f"{len(inverted)} inverted stereocentre(s) corrected")
+    if relieved:
+        done.append(f"{len(relieved)} side chain(s) turned out of clashes")
     return _Refined(y, None, None, rmsd, None, "; ".join(done) or "nothing to optimise (no protein backbone)")
 
 
@@ -483,6 +487,18 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network ou
     return (f"{len(bad)} side-chain branch(es) collapsed in the {what}, first frame "
             f"({_first_labels(bad)}: the two branch atoms within 60° of each other); leaving out "
             "--no-fix-side-chains, or --hydrogens, --minimize or --optimize-backbone open them")
+
+
+def _raw_clash_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
+    """Names the side chains in clashes that the side-chain step would turn, in the unrefined output ``what``."""
+    from .refine.clashes import CLASH, relieve_clashes
+
+    _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
+    if not bad:
+        return ""
+    return (f"{len(bad)} side chain(s) in clashes (heavy atoms closer than {CLASH:g} Å) in the {what}, first "
+            f"frame ({_first_labels(bad)}); leaving out --no-fix-side-chains, or --hydrogens, --minimize or "
+            "--optimize-backbone turn them out")
 
 
 # --- the run --------------------------------------------------------------------------
@@ -562,11 +578,12 @@ class _Runner:
         check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
         box = self.u.dimensions
         box = box if box is not None and np.all(box[:3] > 0) else None
-        x, phi_psi, (n_spread, n_inverted) = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit,
+        x, phi_psi, (n_spread, n_inverted, n_relieved) = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit,
                                                     self.relax, self.fix)
         if not self.refine.active:
             done = [f"{n} {what}" for n, what in ((n_spread, "collapsed side-chain branch(es) opened"),
-                                                   (n_inverted, "inverted stereocentre(s) corrected")) if n]
+                                                   (n_inverted, "inverted stereocentre(s) corrected"),
+                                                   (n_relieved, "side chain(s) turned out of clashes")) if n]
             return x, box, float("nan"), "; ".join(done)
         ref = _refine(self.plan.assembly.topology, x, phi_psi, self.refine, self.job.strict, self.variants, box)
         if self.out_top is None:
@@ -648,9 +665,10 @@ def _run(job: _Job, specs: list[ModelSpec] | None, output, traj_out, frames: str
     if runner.fix and first[3]:
         notes.append(f"side chains of the network output, first frame: {first[3]} (--no-fix-side-chains: as the "
                      "network placed them)")
-    if not runner.refine.active:  # unrefined output: say which centres are inverted, which branches collapsed
+    if not runner.refine.active:  # unrefined output: say which centres are inverted, branches collapsed, side chains clash
         what = "network output (backbone relaxed)" if runner.relax else "network output"
-        notes += [n for n in [_raw_chirality_note(top, first[0], what), _raw_branch_note(top, first[0], what)] if n]
+        notes += [n for n in [_raw_chirality_note(top, first[0], what), _raw_branch_note(top, first[0], what),
+                              "" if runner.fix else _raw_clash_note(top, first[0], what)] if n]
     return BackmapReport(
         n_beads=runner.plan.n_beads, n_atoms=top.n_atoms, n_frames=len(todo),
         models=[p.spec.name for p in runner.plan.models], notes=notes, outputs=outputs,
@@ -706,7 +724,7 @@ def backmap(
     network runs on spatial chunks of at most ``max_beads_per_chunk`` beads (plus a halo
     of one cutoff), on CUDA when available. ``hydrogens``/``minimize``/
     ``optimize_backbone`` refine every frame (:mod:`herobm.refine`; ``optimize_backbone``
-    None: on when a model used recommends it, as ``ca-protein`` does; ``restraint``: heavy
+    None: on when a model used recommends it (no shipped model does); ``restraint``: heavy
     atoms held near the network's positions during minimisation, kJ/mol/nm²); ``workers`` > 1
     backmaps trajectory frames in that many processes (on the CPU). ``bead_fit`` moves the
     rebuilt heavy atoms the least so that their centres land exactly on the input beads
@@ -716,8 +734,9 @@ def backmap(
     (where the backbone is not optimised) moves each protein's N, CA, C, O, OXT and CB the least
     toward ideal bonds, angles and planar peptides (:mod:`herobm.refine.relax`; False: the
     network's atoms as they are). ``fix_side_chains`` (unrefined output; refinement and the
-    backbone optimisation always do it) opens side-chain branches the network collapsed and
-    reflects inverted stereocentres (:func:`herobm.refine.pipeline.side_chain_step`).
+    backbone optimisation always do it) opens side-chain branches the network collapsed,
+    reflects inverted stereocentres and turns side chains out of clashes
+    (:func:`herobm.refine.pipeline.side_chain_step`).
     Distances in Å.
     """
     from .models import auto_models

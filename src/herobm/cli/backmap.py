@@ -26,7 +26,7 @@ from . import handle_errors, main
               help="Minimisation: heavy atoms held near the network's positions, kJ/mol/nm² (0: free).")
 @click.option("--optimize-backbone/--no-optimize-backbone", default=None,
               help="Ideal backbone geometry toward the predicted φ/ψ (CA fixed). Default: as the model "
-                   "recommends (on for ca-protein, off for martini3-protein).")
+                   "recommends (its checkpoint's info; off for every shipped model).")
 @click.option("--max-beads-per-chunk", default=5000, show_default=True, help="Beads per network call (memory bound).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Processes backmapping trajectory frames in parallel (CPU).")
@@ -38,8 +38,9 @@ from . import handle_errors, main
               help="Where the backbone is not optimised: move N, CA, C, O and CB the least toward ideal bonds, "
                    "angles and planar peptides (--no-relax-backbone: the network's atoms as they are).")
 @click.option("--fix-side-chains/--no-fix-side-chains", default=True, show_default=True,
-              help="Without refinement: open side-chain branches the network collapsed and correct inverted "
-                   "stereocentres (refinement and --optimize-backbone always do).")
+              help="Without refinement: open side-chain branches the network collapsed, correct inverted "
+                   "stereocentres and turn side chains out of clashes (refinement and --optimize-backbone "
+                   "always do).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
                 restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit,

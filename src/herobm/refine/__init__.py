@@ -4,7 +4,8 @@ Steps, one module each, all positions in Å:
 
 * :mod:`.backbone` - ideal backbone geometry and target φ/ψ for proteins (torch, CA fixed)
 * :mod:`.relax` - the network's backbone moved the least toward ideal bonds and angles
-* :mod:`.branches`, :mod:`.chirality` - collapsed side-chain branches, inverted stereocentres
+* :mod:`.branches`, :mod:`.chirality`, :mod:`.clashes` - collapsed side-chain branches, inverted
+  stereocentres, side chains in clashes
 * :mod:`.hydrogens` - missing heavy atoms and hydrogens (pdbfixer, OpenMM templates)
 * :mod:`.minimize` - energy minimisation (OpenMM Amber14, L-BFGS, CUDA when available)
 * :mod:`.pipeline` - the steps chained for a backmapped frame or a structure file

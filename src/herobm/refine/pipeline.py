@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ..metrics.geometry import chirality_centers
 from .backbone import backbone_indices, optimize_backbone
 from .branches import spread_branches
 from .chirality import fix_chirality
+from .clashes import relieve_clashes
 from .forcefield import DEFAULT_FORCEFIELD
 from .hydrogens import Protonated, add_hydrogens
 from .minimize import Minimized, minimize
@@ -37,11 +39,14 @@ class RefineReport:
     outputs: list[str] = field(default_factory=list)
     chirality_fixed: list[str] = field(default_factory=list)  # inverted stereocentres put right
     branches_spread: list[str] = field(default_factory=list)  # collapsed side-chain branches spread
+    clashes_relieved: list[str] = field(default_factory=list)  # side chains turned out of clashes
 
     def summary(self) -> str:
         lines = [self.protonated.summary() + f" ({self.hydrogen_seconds:.1f} s)"]
         if self.chirality_fixed:
             lines.insert(0, f"{len(self.chirality_fixed)} inverted stereocentre(s) corrected before adding hydrogens")
+        if self.clashes_relieved:
+            lines.insert(0, f"{len(self.clashes_relieved)} side chain(s) turned out of clashes before adding hydrogens")
         if self.branches_spread:
             lines.insert(0, f"{len(self.branches_spread)} collapsed side-chain branch(es) spread to tetrahedral geometry")
         if self.backbone_seconds:
@@ -164,22 +169,34 @@ def refine_frame(
         t0 = time.perf_counter()
         x = backbone_step(system, x, phi_psi)
         t_bb = time.perf_counter() - t0
-    x, spread, inverted = side_chain_step(system, x)
+    x, spread, inverted, relieved = side_chain_step(system, x)
     st = _chains_from_links(topology_from_system(system, x), system)
     report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
                      split_breaks=False, restraint=restraint, box=box)
     report.chirality_fixed = inverted
     report.branches_spread = spread
+    report.clashes_relieved = relieved
     return report
 
 
-def side_chain_step(system, positions: np.ndarray) -> tuple[np.ndarray, list[str], list[str]]:
-    """(positions, branches spread, stereocentres corrected): collapsed side-chain branches put at
-    tetrahedral geometry (:func:`herobm.refine.branches.spread_branches`), then inverted
-    stereocentres reflected (:func:`herobm.refine.chirality.fix_chirality`). Å."""
+class SideChainFix(NamedTuple):
+    """What :func:`side_chain_step` did: the positions (Å) and labels of what it changed."""
+
+    positions: np.ndarray
+    spread: list[str]  # collapsed branches spread (``LEU 12 CG``)
+    inverted: list[str]  # inverted stereocentres reflected (``ALA 12 CA``)
+    relieved: list[str]  # side chains turned out of clashes (``ARG 12``)
+
+
+def side_chain_step(system, positions: np.ndarray) -> SideChainFix:
+    """Collapsed side-chain branches put at tetrahedral geometry
+    (:func:`herobm.refine.branches.spread_branches`), inverted stereocentres reflected
+    (:func:`herobm.refine.chirality.fix_chirality`), then side chains that overlap other atoms
+    turned about their χ bonds (:func:`herobm.refine.clashes.relieve_clashes`). Å."""
     x, spread = spread_branches(system.atom_name, system.atom_residue, system.residue_name, positions)
     x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
-    return x, spread, inverted
+    x, relieved = relieve_clashes(system.atom_name, system.atom_residue, system.residue_name, x)
+    return SideChainFix(x, spread, inverted, relieved)
 
 
 def _chains_from_links(st: Structure, system) -> Structure:

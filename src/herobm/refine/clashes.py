@@ -1,0 +1,256 @@
+"""Side chains that overlap other atoms turned about their χ bonds until they do not.
+
+Where a network cannot tell a rotamer (a Cα trace says little about χ1), its squared-error
+training puts the side chain between its possible places, and two such side chains can sit
+inside each other: adenylate kinase from its Cα trace had 28 heavy-atom pairs closer than 2 Å
+(Phe against Arg, Asp inside His, Arg inside Met; docs/refinement.md). Minimisation removes
+them, at the cost of hydrogens and a force field; a structure written without it keeps them.
+
+A clash is a pair of heavy atoms closer than ``cutoff`` (:data:`CLASH`) that are at least four
+bonds apart (as :func:`herobm.metrics.geometry.count_clashes` counts them with 1-2, 1-3 and 1-4
+pairs left out); the bonds are told from the atom names (:class:`_Bonds`: along the residue,
+the peptide bond, the proline ring, disulfides). Amino acids with a side-chain atom in a clash
+are taken in order of how many clashes they have; each side chain is turned about its χ bonds
+(:data:`CHI_AXES`: χ1 and χ2 on a 30° grid together, deeper ones each alone), and the pose
+with the fewest clashes is kept if it has fewer than the side chain as it was, ties broken by
+fewer pairs closer than ``clear`` and then by the smallest move. Rotations about bonds keep
+every bond length, angle and stereocentre; hydrogens turn with their atoms. Proline (its ring
+closes on N), glycine, alanine and every CB stay. Positions in Å.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+from ..metrics.matching import canonical_resname
+
+__all__ = ["CHI_AXES", "CLASH", "CLEAR", "relieve_clashes"]
+
+_CHI1 = ("CA", "CB")
+# residue -> the χ bonds (axis atoms) of its side chain, from Cα outward
+CHI_AXES: dict[str, tuple[tuple[str, str], ...]] = {
+    **{r: (_CHI1,) for r in ("SER", "CYS", "THR", "VAL")},
+    "ILE": (_CHI1, ("CB", "CG1")),
+    **{r: (_CHI1, ("CB", "CG")) for r in ("LEU", "ASP", "ASN", "HIS", "PHE", "TYR", "TRP")},
+    "MET": (_CHI1, ("CB", "CG"), ("CG", "SD")),
+    **{r: (_CHI1, ("CB", "CG"), ("CG", "CD")) for r in ("GLU", "GLN")},
+    "LYS": (_CHI1, ("CB", "CG"), ("CG", "CD"), ("CD", "CE")),
+    "ARG": (_CHI1, ("CB", "CG"), ("CG", "CD"), ("CD", "NE")),
+}
+GRID = np.radians(np.arange(-180.0, 180.0, 30.0))  # turns tried about each χ bond
+# bonds from CA / from C / from N of the backbone atoms (the C-terminal O's included)
+_BACKBONE = {"N": (1, 2, 0), "CA": (0, 1, 1), "C": (1, 0, 2),
+             **{o: (2, 1, 3) for o in ("O", "OXT", "OT1", "OT2", "OC1", "OC2", "O1", "O2")}}
+_GREEK = {"B": 1, "G": 2, "D": 3, "E": 4, "Z": 5, "H": 6}
+_PRO_FROM_N = {"CD": 1, "CG": 2, "CB": 2}  # the proline ring closes on N
+MIN_BONDS = 4  # pairs fewer bonds apart are not clashes (1-2, 1-3, 1-4 left out)
+DISULFIDE = 2.5  # Å: Cys SG pairs this close are bonded
+# Å: heavy atoms this close clash (what herobm evaluate counts as clashes_2.0); among poses with as
+# few clashes, fewer pairs within CLEAR win. Chosen on 26 held-out structures (docs/refinement.md):
+# Cα model heavy RMSD 1.312 -> 1.302 Å, clashes 1036 -> 174; Martini 3 model unchanged (0.470 Å),
+# clashes 22 -> 3. 2.5 Å helped the Cα model more (1.291 Å) but cost the Martini 3 model 0.021 Å: its
+# side chains sit on their beads, and 30° turns are too coarse for contacts of 2.0-2.5 Å.
+CLASH = 2.0
+CLEAR = 2.5
+
+
+class _Bonds:
+    """How many bonds apart the atoms of amino acids are, from their names alone: along a residue
+    (backbone by :data:`_BACKBONE`, side chains by the Greek letter of the name), through the
+    peptide bond to the next residue and through a disulfide (Cys SG pairs within
+    :data:`DISULFIDE` Å, as placed)."""
+
+    def __init__(self, names: np.ndarray, res: np.ndarray, rnames: list[str], x: np.ndarray):
+        n = len(names)
+        self.names, self.res = names, res
+        self.d_ca, self.d_c, self.d_n, self.d_sg = (np.full(n, -1, dtype=np.int64) for _ in range(4))
+        self.side = np.zeros(n, dtype=bool)
+        for i, name in enumerate(names):
+            rn = rnames[res[i]]
+            if rn not in _AMINO or name.startswith("H"):
+                continue
+            if name in _BACKBONE:
+                self.d_ca[i], self.d_c[i], self.d_n[i] = _BACKBONE[name]
+            elif _greek(name):
+                r = _greek(name)
+                self.d_ca[i], self.d_c[i], self.d_n[i] = r, r + 1, r + 1
+                if rn == "PRO" and name in _PRO_FROM_N:
+                    self.d_n[i] = _PRO_FROM_N[name]
+                self.side[i] = True
+            if rn == "CYS" and self.d_ca[i] >= 0:  # bonds from SG (CB 1, CA 2, N and C 3, O 4)
+                self.d_sg[i] = abs(2 - self.d_ca[i]) if self.side[i] else self.d_ca[i] + 2
+        sg = np.flatnonzero((names == "SG") & (self.d_sg == 0))
+        self.bridges = np.zeros(0, dtype=np.int64)
+        if len(sg) > 1:
+            pairs = cKDTree(x[sg]).query_pairs(DISULFIDE, output_type="ndarray")
+            if len(pairs):
+                a, b = res[sg[pairs[:, 0]]], res[sg[pairs[:, 1]]]
+                self.n_res = int(res.max()) + 1
+                self.bridges = np.concatenate([a * self.n_res + b, b * self.n_res + a])
+
+    def counted(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Which atom pairs (i, j) are at least :data:`MIN_BONDS` bonds apart, so may clash; pairs of
+        unknown atoms in the same or neighbouring residues (caps, ligands) are left out."""
+        res, d_ca, d_c, d_n, side = self.res, self.d_ca, self.d_c, self.d_n, self.side
+        ri, rj = res[i], res[j]
+        known = (d_ca[i] >= 0) & (d_ca[j] >= 0)
+        # within a residue: along the side chain, else the shortest way through CA, C or N (Pro ring)
+        through = np.minimum(np.minimum(d_ca[i] + d_ca[j], d_c[i] + d_c[j]), d_n[i] + d_n[j])
+        same = np.where(side[i] & side[j], np.abs(d_ca[i] - d_ca[j]), through)
+        after = d_c[i] + 1 + d_n[j]  # j in the next residue: through C(i)-N(i+1)
+        before = d_n[i] + 1 + d_c[j]
+        bonds = np.where(ri == rj, same, np.where(rj == ri + 1, after, np.where(rj == ri - 1, before, MIN_BONDS)))
+        ok = np.where(np.abs(ri - rj) <= 1, known & (bonds >= MIN_BONDS), True)
+        if len(self.bridges):
+            bridged = np.isin(ri * self.n_res + rj, self.bridges)
+            ok &= ~(bridged & (self.d_sg[i] + 1 + self.d_sg[j] < MIN_BONDS))
+        return ok
+
+
+_AMINO = frozenset(CHI_AXES) | {"GLY", "ALA", "PRO"}
+
+
+def _greek(name: str) -> int:
+    """Bonds from CA of a side-chain atom by its name's second letter (CB 1, CG1 2, NZ 5); 0 if none."""
+    return _GREEK.get(name[1], 0) if len(name) >= 2 else 0
+
+
+def _moving(names: np.ndarray, idx: list[int], axis_end: str) -> list[int]:
+    """Atoms of a residue (``idx``) that turn about the χ bond ending at ``axis_end``: the heavy
+    side-chain atoms farther from CA, and the hydrogens on those and on ``axis_end`` itself."""
+    r = _greek(axis_end)
+    heavy = [i for i in idx if not names[i].startswith("H") and names[i] not in _BACKBONE]
+    out = [i for i in heavy if _greek(names[i]) > r]
+    turning = {names[i] for i in out} | {axis_end}
+    for i in idx:
+        if names[i].startswith("H"):  # its heavy atom: the longest name whose tail starts the H's (HG21 -> CG2)
+            tails = [names[j] for j in heavy if names[i][1:].startswith(names[j][1:])]
+            if tails and max(tails, key=len) in turning:
+                out.append(i)
+    return out
+
+
+def _rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(k, 3, 3) rotations by ``angles`` (rad) about the unit ``axis``."""
+    return Rotation.from_rotvec(angles[:, None] * axis[None]).as_matrix()
+
+
+def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray, cutoff: float = CLASH,
+                    clear: float = CLEAR, residue_id=None, max_rounds: int = 3) -> tuple[np.ndarray, list[str]]:
+    """(positions with clashing side chains turned about their χ bonds, labels like ``ARG 12`` of the
+    side chains moved: residue name, ``residue_id`` or else position from 1). ``cutoff``: heavy
+    atoms closer than this (Å) clash; ``clear``: among poses with as few clashes, fewer pairs
+    closer than this win. ``atom_residue`` indexes ``residue_name``. Only amino acids move;
+    every atom (lipids, ligands) counts as something to clear."""
+    x = np.asarray(positions, dtype=np.float64).copy()
+    names = np.asarray(atom_name).astype(str)
+    res = np.asarray(atom_residue, dtype=np.int64)
+    rnames = [canonical_resname(str(r)) for r in residue_name]
+    bonds = _Bonds(names, res, rnames, x)
+    side = bonds.side
+    heavy = np.flatnonzero(~np.char.startswith(names, "H"))
+    is_heavy = np.zeros(len(names), dtype=bool)
+    is_heavy[heavy] = True
+    by_res: dict[int, list[int]] = {}  # every atom of each residue, hydrogens too (they turn along)
+    for i in range(len(names)):
+        by_res.setdefault(int(res[i]), []).append(i)
+    ids = np.arange(1, len(rnames) + 1) if residue_id is None else np.asarray(residue_id)
+    moved: list[int] = []
+
+    def clashing_residues() -> list[int]:
+        tree = cKDTree(x[heavy])
+        pairs = tree.query_pairs(cutoff, output_type="ndarray")
+        if not len(pairs):
+            return []
+        i, j = heavy[pairs[:, 0]], heavy[pairs[:, 1]]
+        keep = bonds.counted(i, j)
+        i, j = i[keep], j[keep]
+        atoms = np.concatenate([i[side[i]], j[side[j]]])
+        counts: dict[int, int] = {}
+        for a in atoms:
+            r = int(res[a])
+            if rnames[r] in CHI_AXES:
+                counts[r] = counts.get(r, 0) + 1
+        return sorted(counts, key=lambda r: (-counts[r], r))
+
+    def score(poses: np.ndarray, mov: np.ndarray, tree: cKDTree) -> tuple[np.ndarray, np.ndarray]:
+        """Clashes (< cutoff) and close pairs (< clear) of the moving heavy atoms ``mov`` in each
+        of ``poses`` (k, m, 3) with everything else."""
+        k, m = poses.shape[:2]
+        hits = tree.query_ball_point(poses.reshape(-1, 3), clear)
+        n_clash, n_close = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+        rows = np.repeat(np.arange(k * m), [len(h) for h in hits])
+        if not len(rows):
+            return n_clash, n_close
+        j = heavy[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
+        i = mov[rows % m]
+        keep = ~np.isin(j, mov) & bonds.counted(i, j)
+        rows, i, j = rows[keep], i[keep], j[keep]
+        d = np.linalg.norm(poses.reshape(-1, 3)[rows] - x[j], axis=-1)
+        np.add.at(n_close, rows // m, 1)
+        np.add.at(n_clash, rows[d < cutoff] // m, 1)
+        return n_clash, n_close
+
+    for _ in range(max_rounds):
+        todo = clashing_residues()
+        if not todo:
+            break
+        changed = False
+        for r in todo:
+            idx = by_res[r]
+            local = {names[i]: i for i in idx}
+            axes = [(local[a], local[b]) for a, b in CHI_AXES[rnames[r]] if a in local and b in local]
+            if not axes:
+                continue
+            mov = np.asarray(_moving(names, idx, names[axes[0][1]]), dtype=np.int64)
+            if not is_heavy[mov].any():
+                continue
+            tree = cKDTree(x[heavy])
+            poses = _poses(x, names, idx, axes, mov)
+            scored = is_heavy[mov]
+            n_clash, n_close = score(poses[:, scored], mov[scored], tree)
+            shift = ((poses - x[mov][None]) ** 2).sum(axis=(1, 2))
+            best = int(np.lexsort((shift, n_close, n_clash))[0])
+            if n_clash[best] < n_clash[0]:  # fewer clashes, or it stays as the network put it
+                x[mov] = poses[best]
+                changed = True
+                if r not in moved:
+                    moved.append(r)
+        if not changed:
+            break
+    return x, [f"{rnames[r]} {ids[r]}" for r in sorted(moved)]
+
+
+def _poses(x: np.ndarray, names: np.ndarray, idx: list[int], axes: list[tuple[int, int]], mov: np.ndarray) -> np.ndarray:
+    """(k, m, 3) positions of the moving atoms ``mov``: first as they are, then χ1 and χ2 turned
+    together on :data:`GRID`, then each deeper χ alone."""
+    pos = {int(a): k for k, a in enumerate(mov)}
+    base = x[mov]
+
+    def turn(p: np.ndarray, axis: tuple[int, int], angles: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """Poses (len(angles)·len(p), m, 3): each pose in ``p`` turned about ``axis`` (its atoms
+        as placed in that pose: ``frame`` gives the pose's copy of the axis atoms)."""
+        a, b = axis
+        beyond = [pos[i] for i in _moving(names, idx, names[b]) if i in pos]
+        out = np.repeat(p[None], len(angles), axis=0)  # (g, k, m, 3)
+        for k in range(len(p)):
+            pa, pb = frame[k]
+            u = (pb - pa) / max(np.linalg.norm(pb - pa), 1e-9)
+            rot = _rotations(u, angles)  # (g, 3, 3)
+            out[:, k, beyond] = np.einsum("gij,nj->gni", rot, p[k, beyond] - pb) + pb
+        return out.reshape(-1, *p.shape[1:])
+
+    def axis_atoms(p: np.ndarray, axis: tuple[int, int]) -> np.ndarray:
+        """(len(p), 2, 3): the axis atoms as placed in each pose (fixed ones from ``x``)."""
+        return np.stack([p[:, pos[a]] if a in pos else np.repeat(x[a][None], len(p), 0) for a in axis], axis=1)
+
+    first = base[None]
+    p1 = turn(first, axes[0], GRID, axis_atoms(first, axes[0]))
+    out = [first, p1]
+    if len(axes) > 1:
+        out.append(turn(p1, axes[1], GRID, axis_atoms(p1, axes[1])))
+        for ax in axes[2:]:
+            out.append(turn(first, ax, GRID, axis_atoms(first, ax)))
+    return np.concatenate(out)

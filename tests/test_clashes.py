@@ -1,0 +1,150 @@
+"""Side chains turned out of clashes about their χ bonds (herobm.refine.clashes)."""
+
+import warnings
+
+import MDAnalysis as mda
+import numpy as np
+import pytest
+from MDAnalysisTests.datafiles import PDB_small, TPR_xvf, TRR_xvf
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+from herobm.metrics.geometry import chirality_centers, exclusion_matrix, signed_volumes
+from herobm.metrics.matching import canonical_resname
+from herobm.refine.clashes import CLASH, MIN_BONDS, _Bonds, relieve_clashes
+
+
+LONG = ("ARG", "LYS", "GLU", "GLN", "MET", "PHE", "TYR", "TRP", "LEU", "HIS")
+
+
+@pytest.fixture(scope="module")
+def cobrotoxin():
+    """Cobrotoxin with its hydrogens and its real bonds (GROMACS topology: four disulfides, prolines)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(TPR_xvf, TRR_xvf)
+    p = u.select_atoms("protein")
+    index = {a.ix: k for k, a in enumerate(p)}
+    bonds = np.array([[index[a.ix] for a in b.atoms] for b in u.bonds if all(a.ix in index for a in b.atoms)])
+    res = p.resindices - p.resindices.min()
+    return (p.names.astype(str), res, np.asarray(p.residues.resnames), p.positions.astype(np.float64), bonds,
+            p.residues.resids)
+
+
+def _clashes(x, names, bonds, cutoff=CLASH):
+    """Heavy-atom pairs closer than ``cutoff`` at least four bonds apart, by the real topology."""
+    heavy = np.flatnonzero(~np.char.startswith(names, "H"))
+    ex = exclusion_matrix(bonds, len(names))
+    pairs = cKDTree(x[heavy]).query_pairs(cutoff, output_type="ndarray")
+    i, j = heavy[pairs[:, 0]], heavy[pairs[:, 1]]
+    keep = ~np.asarray(ex[i, j]).ravel()
+    return set(zip(i[keep].tolist(), j[keep].tolist()))
+
+
+def test_bond_counts_from_names_match_the_topology(cobrotoxin):
+    """Which heavy-atom pairs within 6 Å are four or more bonds apart, told from atom names alone,
+    agrees with the GROMACS topology's bonds on every pair (through peptide bonds, proline rings and
+    the four disulfides) but the Trp ring's own far pairs, which no χ turn changes."""
+    names, res, resnames, x, bonds, _ = cobrotoxin
+    heavy = np.flatnonzero(~np.char.startswith(names, "H"))
+    b = _Bonds(names, res, [canonical_resname(r) for r in resnames], x)
+    assert len(b.bridges) == 2 * 4
+    pairs = cKDTree(x[heavy]).query_pairs(6.0, output_type="ndarray")
+    i, j = heavy[pairs[:, 0]], heavy[pairs[:, 1]]
+    ex = exclusion_matrix(bonds, len(names))
+    truth = ~np.asarray(ex[i, j]).ravel()
+    mine = b.counted(i, j)
+    assert len(i) > 5000 and truth.sum() > 3000
+    differ = np.flatnonzero(mine != truth)
+    assert len(differ) == 3
+    assert all(resnames[res[i[k]]] == "TRP" and res[i[k]] == res[j[k]] and truth[k] and not mine[k] for k in differ)
+    # disulfide partners: SG-SG, CB-SG and CB-CB are 1, 2 and 3 bonds apart
+    sg = np.flatnonzero(names == "SG")
+    bridged = [(a, c) for a in sg for c in sg if a < c and np.linalg.norm(x[a] - x[c]) < 2.5]
+    assert len(bridged) == 4 and not b.counted(np.array([a for a, _ in bridged]), np.array([c for _, c in bridged])).any()
+    assert MIN_BONDS == 4
+
+
+def test_real_structures_are_left_alone(cobrotoxin):
+    """Nothing moves in structures without clashes: adenylate kinase (with its hydrogens) and cobrotoxin."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(PDB_small)
+    x = u.atoms.positions.astype(np.float64)
+    y, moved = relieve_clashes(u.atoms.names, u.atoms.resindices, u.residues.resnames, x)
+    assert moved == [] and np.array_equal(x, y)
+    names, res, resnames, x, bonds, _ = cobrotoxin
+    assert not _clashes(x, names, bonds)
+    y, moved = relieve_clashes(names, res, resnames, x)
+    assert moved == [] and np.array_equal(x, y)
+
+
+def _turn(x, names, res, r, angle):
+    """Cobrotoxin with residue r's side chain beyond CB (hydrogens on CB too) turned by ``angle`` (°) about CA-CB."""
+    idx = np.flatnonzero(res == r)
+    local = {names[i]: i for i in idx}
+    ca, cb = x[local["CA"]], x[local["CB"]]
+    beyond = [i for i in idx if names[i] not in ("N", "H", "H1", "H2", "H3", "CA", "HA", "C", "O", "OC1", "OC2", "CB")]
+    y = x.copy()
+    rot = Rotation.from_rotvec(np.radians(angle) * (cb - ca) / np.linalg.norm(cb - ca))
+    y[beyond] = rot.apply(x[beyond] - cb) + cb
+    return y, beyond
+
+
+def test_a_side_chain_turned_into_another_is_turned_out(cobrotoxin):
+    """Each long side chain of cobrotoxin turned about χ1 into a deep clash (< 1.5 Å) with another
+    residue, alone: the step turns that side chain or the one it hit (never backbone, never CB)
+    until no pair is closer than the cutoff; every bond length (hydrogens' too) and stereocentre
+    stays as it was."""
+    names, res, resnames, x, bonds, resids = cobrotoxin
+    bl = np.linalg.norm(x[bonds[:, 0]] - x[bonds[:, 1]], axis=1)
+    quads = chirality_centers(res, names, resnames)
+    tried = 0
+    for r, rn in enumerate(resnames):
+        if canonical_resname(rn) not in LONG:
+            continue
+        for angle in range(30, 360, 30):
+            bad, _ = _turn(x, names, res, r, angle)
+            deep = [p for p in _clashes(bad, names, bonds, 1.5) if res[p[0]] != res[p[1]]]
+            if deep:
+                break
+        else:
+            continue
+        tried += 1
+        y, moved = relieve_clashes(names, res, resnames, bad, residue_id=resids)
+        involved = {int(res[a]) for p in deep for a in p}
+        assert 1 <= len(moved) <= len(involved)
+        assert set(moved) <= {f"{canonical_resname(resnames[k])} {resids[k]}" for k in involved}
+        assert not _clashes(y, names, bonds)
+        changed = np.flatnonzero(np.abs(y - bad).max(axis=1) > 0)
+        assert set(res[changed]) <= involved
+        assert not np.isin(names[changed], ["N", "H", "CA", "HA", "C", "O", "OC1", "OC2", "CB"]).any()
+        np.testing.assert_allclose(np.linalg.norm(y[bonds[:, 0]] - y[bonds[:, 1]], axis=1), bl, atol=1e-9)
+        assert np.array_equal(np.sign(signed_volumes(y, quads)), np.sign(signed_volumes(x, quads)))
+    assert tried >= 5
+
+
+def test_clashes_of_two_side_chains_and_labels(cobrotoxin):
+    """Two long side chains far apart in the chain turned into clashes with different residues at
+    once: both clashes are relieved; moved side chains are named by residue id (or by position
+    from 1 without ids)."""
+    names, res, resnames, x, bonds, resids = cobrotoxin
+    bad, chosen, involved = x.copy(), [], set()
+    for r, rn in enumerate(resnames):
+        if canonical_resname(rn) not in LONG or len(chosen) == 2 or any(abs(r - c) < 10 for c in chosen):
+            continue
+        for angle in range(30, 360, 30):
+            y, _ = _turn(bad, names, res, r, angle)
+            hit = {int(res[a]) for p in _clashes(y, names, bonds, 1.8) for a in p
+                   if res[p[0]] != res[p[1]] and r in (res[p[0]], res[p[1]])}
+            if hit and not hit & involved:
+                bad, chosen, involved = y, chosen + [r], involved | hit
+                break
+    assert len(chosen) == 2
+    assert len(_clashes(bad, names, bonds)) >= 2
+    y, moved = relieve_clashes(names, res, resnames, bad, residue_id=resids)
+    assert not _clashes(y, names, bonds)
+    assert 2 <= len(moved) and set(moved) <= {f"{canonical_resname(resnames[k])} {resids[k]}" for k in involved}
+    _, by_position = relieve_clashes(names, res, resnames, bad)
+    position = {int(i): k + 1 for k, i in enumerate(resids)}
+    assert by_position == [f"{n} {position[int(i)]}" for n, i in (m.split() for m in moved)]
