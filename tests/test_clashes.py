@@ -148,3 +148,19 @@ def test_clashes_of_two_side_chains_and_labels(cobrotoxin):
     _, by_position = relieve_clashes(names, res, resnames, bad)
     position = {int(i): k + 1 for k, i in enumerate(resids)}
     assert by_position == [f"{n} {position[int(i)]}" for n, i in (m.split() for m in moved)]
+
+
+def test_rotated_and_moved_input_gives_the_same_side_chains(cobrotoxin):
+    """The step commutes with rotation and translation: a clash made in cobrotoxin, relieved in place
+    and after a random rotation and a 300 Å shift, ends in the same structure (rotated and shifted)."""
+    names, res, resnames, x, bonds, _ = cobrotoxin
+    r = next(k for k, rn in enumerate(resnames) if canonical_resname(rn) == "ARG")
+    bad = next(y for a in range(30, 360, 30) for y in [_turn(x, names, res, r, a)[0]]
+               if any(res[p[0]] != res[p[1]] for p in _clashes(y, names, bonds, 1.8)))
+    y, moved = relieve_clashes(names, res, resnames, bad)
+    assert moved
+    rot = Rotation.random(random_state=3)
+    shift = np.array([300.0, -250.0, 120.0])
+    y2, moved2 = relieve_clashes(names, res, resnames, rot.apply(bad) + shift)
+    assert moved2 == moved
+    np.testing.assert_allclose(y2, rot.apply(y) + shift, atol=1e-6)

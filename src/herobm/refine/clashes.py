@@ -175,20 +175,26 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
                 counts[r] = counts.get(r, 0) + 1
         return sorted(counts, key=lambda r: (-counts[r], r))
 
-    def score(poses: np.ndarray, mov: np.ndarray, tree: cKDTree) -> tuple[np.ndarray, np.ndarray]:
+    def score(poses: np.ndarray, mov: np.ndarray, tree: cKDTree, dirty: np.ndarray,
+              moved_since: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Clashes (< cutoff) and close pairs (< clear) of the moving heavy atoms ``mov`` in each
-        of ``poses`` (k, m, 3) with everything else."""
+        of ``poses`` (k, m, 3) with everything else: through ``tree`` (heavy atoms as they were when
+        it was built) for the atoms not ``dirty`` since, directly for ``moved_since`` (dirty ones nearby)."""
         k, m = poses.shape[:2]
-        hits = tree.query_ball_point(poses.reshape(-1, 3), clear)
-        n_clash, n_close = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+        flat = poses.reshape(-1, 3)
+        hits = tree.query_ball_point(flat, clear)
         rows = np.repeat(np.arange(k * m), [len(h) for h in hits])
-        if not len(rows):
-            return n_clash, n_close
-        j = heavy[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
+        j = heavy[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])] if len(rows) else rows
+        fresh = ~dirty[j]
+        rows, j = rows[fresh], j[fresh]
+        if len(moved_since):
+            r2, c2 = np.nonzero(np.linalg.norm(flat[:, None] - x[moved_since][None], axis=-1) < clear)
+            rows, j = np.concatenate([rows, r2]), np.concatenate([j, moved_since[c2]])
+        n_clash, n_close = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
         i = mov[rows % m]
         keep = ~np.isin(j, mov) & bonds.counted(i, j)
-        rows, i, j = rows[keep], i[keep], j[keep]
-        d = np.linalg.norm(poses.reshape(-1, 3)[rows] - x[j], axis=-1)
+        rows, j = rows[keep], j[keep]
+        d = np.linalg.norm(flat[rows] - x[j], axis=-1)
         np.add.at(n_close, rows // m, 1)
         np.add.at(n_clash, rows[d < cutoff] // m, 1)
         return n_clash, n_close
@@ -198,6 +204,8 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
         if not todo:
             break
         changed = False
+        tree = cKDTree(x[heavy])  # once per round; atoms moved since are looked at one by one
+        dirty = np.zeros(len(names), dtype=bool)
         for r in todo:
             idx = by_res[r]
             local = {names[i]: i for i in idx}
@@ -207,13 +215,18 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
             mov = np.asarray(_moving(names, idx, names[axes[0][1]]), dtype=np.int64)
             if not is_heavy[mov].any():
                 continue
-            tree = cKDTree(x[heavy])
             poses = _poses(x, names, idx, axes, mov)
+            pivot = x[axes[0][0]]
+            reach = np.linalg.norm(poses - pivot, axis=-1).max() + clear
+            since = np.flatnonzero(dirty & is_heavy)
+            since = since[np.linalg.norm(x[since] - pivot, axis=-1) < reach]
             scored = is_heavy[mov]
-            n_clash, n_close = score(poses[:, scored], mov[scored], tree)
-            shift = ((poses - x[mov][None]) ** 2).sum(axis=(1, 2))
+            n_clash, n_close = score(poses[:, scored], mov[scored], tree, dirty, since[~np.isin(since, mov)])
+            # rounded, so that equal moves tie (first pose wins) wherever the structure sits in space
+            shift = np.round(((poses - x[mov][None]) ** 2).sum(axis=(1, 2)), 6)
             best = int(np.lexsort((shift, n_close, n_clash))[0])
             if n_clash[best] < n_clash[0]:  # fewer clashes, or it stays as the network put it
+                dirty[mov] = True
                 x[mov] = poses[best]
                 changed = True
                 if r not in moved:
