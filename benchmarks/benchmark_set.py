@@ -144,7 +144,7 @@ def report(results: list[dict], meta: dict) -> str:
     lines = ["# The shipped models on the whole benchmark set", "",
              "<!-- written by benchmarks/benchmark_set.py; do not edit by hand -->", "",
              f"Measured {meta['date']} on {meta['machine']} (`python benchmarks/benchmark_set.py "
-             f"--frames {meta['frames']}{' --refine' if meta['refine'] else ''}`, git {meta['git']}), "
+             f"--frames {meta['frames']}{' --refine' if meta['refine'] else ''}`, {meta['git']}), "
              f"torch {meta['torch']}, {meta['device']}. Every form is coarse-grained with `herobm map` and "
              "backmapped with the model `herobm backmap` picks; scores are `herobm evaluate`'s against the "
              "all-atom frames (no superposition, symmetric side-chain atoms matched): RMSD, chirality errors, "
@@ -196,10 +196,9 @@ def main(argv: list[str] | None = None) -> None:
             for mode in modes:
                 results.append(run_case(form, mapping, mode, work, a.frames, print))
     if a.out:
-        import subprocess
+        from peers import git_describe  # this folder's sibling script: one way to name the code measured
 
-        git = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent).stdout.strip()
+        git = git_describe()
         meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}, "
                 f"{os.cpu_count()} CPU(s)", "frames": a.frames, "refine": a.refine, "git": git,
                 "torch": torch.__version__, "device": "CUDA" if torch.cuda.is_available() else "CPU"}

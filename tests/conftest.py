@@ -1,4 +1,5 @@
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def load_script():
     def load(name, folder="scripts"):
         spec = importlib.util.spec_from_file_location(name, root / folder / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses look their module up there
         spec.loader.exec_module(mod)
         return mod
 
