@@ -4,6 +4,10 @@
 * ``ca-protein``: the same inputs, Cα set, with eight folded chains (``CA_FOLDED_VALIDATION``)
   moved to the validation split next to the manifest's peptides, plus (``--extra-structures DIR``)
   the folded structures of ``scripts/fetch_extra_structures.py`` in its training split;
+* ``ca-protein-xray``: the part of ``ca-protein`` that is experimental structures (single PDB
+  entries, :data:`EXPERIMENTAL`; no MD frames, no built peptides), the same validation chains: the
+  Cα model's second stage, which fine-tunes each network on structures like the ones a Cα trace
+  usually comes from (docs/models.md, session 21);
 * ``martini3-lipids``: OpenMM's lipid patches plus the membranes of
   ``scripts/make_lipid_structures.py`` (``--lipids DIR [DIR ...]``: their *.pdb with same-named *.dcd), Martini 3 set;
 * ``example-ligand``: ibuprofen conformers of ``scripts/make_ligand_conformers.py`` (``--ligand DIR``).
@@ -42,6 +46,13 @@ from herobm.data.corpus import CorpusInput, build_corpus_dataset, read_manifest
 # protein model keeps the manifest split it was trained with.
 CA_FOLDED_VALIDATION = ("dssp_1eteA", "dssp_1h4aX", "dssp_2a2lA", "dssp_2qdlA",
                         "dssp_3ejfA", "dssp_3gfsA", "dssp_3nbkA", "dssp_3nzmA")
+
+
+# MDAnalysisTests files that are one experimental PDB entry each (X-ray, cryo-EM; 2LYZ as a
+# GROMACS run input): the Cα model's second training stage. Left out as not experimental: the
+# villin and amyloid-beta MD frames, built helices and capped peptides, a NAMD test system.
+EXPERIMENTAL = ("DSSP", "MMCIF", "PDB_rama", "PDB_icodes", "PQR_icodes", "CONECT", "PDB_full", "merge_protein",
+                "PDB_CHECK_RIGHTHAND_PA", "MMTF_skinny", "MMTF_skinny2", "PDB_CRYOEM_BOX", "TPR2024_4")
 
 
 def canonical_phosphate_names(topology: str, out_dir: Path) -> str:
@@ -125,7 +136,7 @@ def main() -> None:
     ap.add_argument("--extra-structures", help="folder of scripts/fetch_extra_structures.py: more folded "
                     "proteins for the ca-protein training split")
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--only", default="martini3-protein,ca-protein,martini3-lipids,example-ligand")
+    ap.add_argument("--only", default="martini3-protein,ca-protein,ca-protein-xray,martini3-lipids,example-ligand")
     ap.add_argument("--workers", type=int, default=1)
     a = ap.parse_args()
     out = Path(a.output)
@@ -142,6 +153,11 @@ def main() -> None:
         ca_inputs = [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e for e in proteins]
         ca_inputs += extra_structures(a.extra_structures)
         print(build_corpus_dataset(ca_inputs, "ca", out / "ca-protein", workers=a.workers).summary())
+    if "ca-protein-xray" in only:
+        xray = [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e
+                for e in proteins if e.kind == "mdatests" and e.info.get("frames") == 1
+                and e.info.get("datafile") in EXPERIMENTAL]
+        print(build_corpus_dataset(xray, "ca", out / "ca-protein-xray", workers=a.workers).summary())
     if "martini3-lipids" in only:
         fixed = out / "martini3-lipids.inputs"
         sources = [(e.topology, list(e.trajectories), 0) for e in lipids] + _extra(a.lipids)

@@ -4,7 +4,8 @@
 # validation membranes ~35-38 min (17-19 min per system on one core); martini3-protein ~93 min beside
 # ca-protein 4 x ~23-33 min (an ensemble of five seeds); the two martini3-lipids networks side by side
 # 68 min, then both fine-tuned on the nanosecond membranes ~41 min side by side;
-# the fifth ca-protein network ~23 min beside example-ligand ~7 min (docs/models.md).
+# the fifth ca-protein network ~23 min beside example-ligand ~7 min; the five ca-protein networks' second stage
+# (experimental structures only) ~4 min each, two side by side (docs/models.md).
 # Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
 set -euo pipefail
 W=${1:-work}
@@ -61,17 +62,26 @@ wait
 train ca-protein ca-protein-seed4 --set train.seed=4 &
 train example-ligand example-ligand
 wait
+# the Cα model's second stage: each network fine-tuned on the experimental structures alone (datasets/ca-protein-xray,
+# configs/ca-protein-xray.yaml; ~4 min per network, two side by side)
+for s in 0 1 2 3 4; do
+  base=ca-protein; [[ $s != 0 ]] && base=ca-protein-seed$s
+  train ca-protein-xray ca-protein-xray$s --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s &
+  if [[ $s == 1 || $s == 3 ]]; then wait; fi  # two at a time
+done
+wait
 declare -A DESC=(  # what `herobm models` says of each
   [martini3-protein]="Martini 3 proteins (martinize2 / herobm map CG) -> heavy atoms (mapping set 'martini3'); the default model"
-  [ca-protein]="Cα traces -> all heavy atoms of proteins (mapping set 'ca'); an ensemble of 5 networks (seeds 0-4), outputs averaged; backmap relaxes the backbone (Cα held) by default"
+  [ca-protein]="Cα traces -> all heavy atoms of proteins (mapping set 'ca'); an ensemble of 5 networks (seeds 0-4), each fine-tuned on experimental structures, outputs averaged; backmap relaxes the backbone (Cα held) by default"
   [martini3-lipids]="Martini 3 lipids and cholesterol -> heavy atoms (mapping set 'martini3'); an ensemble of 2 networks (seeds 0, 1), outputs averaged"
   [example-ligand]="Example ligand: (S)-ibuprofen (residue IBP, mapping set 'example'), trained on 91 RDKit/MMFF94 conformers")
 for m in martini3-protein ca-protein martini3-lipids example-ligand; do
-  extra=()  # ca-protein: 5 networks averaged; no model asks for backbone optimisation (docs/models.md, session 20)
-  if [[ $m == ca-protein ]]; then
-    for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-seed$s/best.pt"); done
-  fi
+  extra=()  # ca-protein: 5 networks (after their second stage) averaged; no model asks for backbone optimisation
   run=$m data="$W/datasets/$m" hw="2 CPU cores"
+  if [[ $m == ca-protein ]]; then
+    run=ca-protein-xray0  # bead types: of the first stage's dataset (data), which has them all
+    for s in 1 2 3 4; do extra+=(--member "$W/runs/ca-protein-xray$s/best.pt"); done
+  fi
   [[ $m == martini3-lipids ]] && run=martini3-lipids-ns0 data="$W/datasets-ns/$m" \
       hw="2 CPU cores (training); the second stage's nanosecond membranes simulated on a GPU" \
       extra=(--member "$W/runs/martini3-lipids-ns1/best.pt")  # 2 networks (after two stages) averaged
