@@ -54,6 +54,9 @@ DISULFIDE = 2.5  # Å: Cys SG pairs this close are bonded
 # side chains sit on their beads, and 30° turns are too coarse for contacts of 2.0-2.5 Å.
 CLASH = 2.0
 CLEAR = 2.5
+# Å: a turn may move the centre of an input bead this much at most (the Martini 3 model's own
+# bead centres are ~0.1-0.3 Å off; a χ flip of a whole side chain moves its bead by 1-3 Å)
+MAX_CENTRE_SHIFT = 0.5
 
 
 class _Bonds:
@@ -138,12 +141,16 @@ def _rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
 
 
 def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray, cutoff: float = CLASH,
-                    clear: float = CLEAR, residue_id=None, max_rounds: int = 3) -> tuple[np.ndarray, list[str]]:
+                    clear: float = CLEAR, residue_id=None, max_rounds: int = 3,
+                    centres=None, max_centre_shift: float = MAX_CENTRE_SHIFT) -> tuple[np.ndarray, list[str]]:
     """(positions with clashing side chains turned about their χ bonds, labels like ``ARG 12`` of the
     side chains moved: residue name, ``residue_id`` or else position from 1). ``cutoff``: heavy
     atoms closer than this (Å) clash; ``clear``: among poses with as few clashes, fewer pairs
     closer than this win. ``atom_residue`` indexes ``residue_name``. Only amino acids move;
-    every atom (lipids, ligands) counts as something to clear."""
+    every atom (lipids, ligands) counts as something to clear. ``centres``: (B, A) sparse matrix of
+    the input's beads (bead centre = ``centres @ positions``, as :func:`herobm.reconstruct.fit_to_beads`
+    reads it); a turn that would move a bead's centre more than ``max_centre_shift`` Å is not taken,
+    so side chains the input places (Martini 3 side-chain beads) keep to their beads."""
     x = np.asarray(positions, dtype=np.float64).copy()
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
@@ -224,6 +231,14 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
             n_clash, n_close = score(poses[:, scored], mov[scored], tree, dirty, since[~np.isin(since, mov)])
             # rounded, so that equal moves tie (first pose wins) wherever the structure sits in space
             shift = np.round(((poses - x[mov][None]) ** 2).sum(axis=(1, 2)), 6)
+            if centres is not None:  # poses that would pull a side chain off its bead are out
+                sub_c = centres[:, mov]
+                rows = np.flatnonzero(np.diff(sub_c.indptr)) if sub_c.format == "csr" else np.unique(sub_c.nonzero()[0])
+                if len(rows):
+                    w = sub_c[rows].toarray()  # (b, m)
+                    moved_by = np.einsum("bm,kmd->kbd", w, poses - x[mov][None])
+                    n_clash = np.where(np.linalg.norm(moved_by, axis=-1).max(axis=1) > max_centre_shift,
+                                       np.iinfo(np.int64).max, n_clash)
             best = int(np.lexsort((shift, n_close, n_clash))[0])
             if n_clash[best] < n_clash[0]:  # fewer clashes, or it stays as the network put it
                 dirty[mov] = True

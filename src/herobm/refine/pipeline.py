@@ -169,7 +169,8 @@ def refine_frame(
         t0 = time.perf_counter()
         x = backbone_step(system, x, phi_psi)
         t_bb = time.perf_counter() - t0
-    x, spread, inverted, relieved = side_chain_step(system, x)
+    # clashes: left to the minimisation, which follows (it removes them, docs/refinement.md)
+    x, spread, inverted, relieved = side_chain_step(system, x, clashes=not do_minimize)
     st = _chains_from_links(topology_from_system(system, x), system)
     report = _finish(st, ph, tolerance, platform, max_iterations, forcefield, do_minimize, strict, output, t_bb, variants,
                      split_breaks=False, restraint=restraint, box=box)
@@ -188,14 +189,24 @@ class SideChainFix(NamedTuple):
     relieved: list[str]  # side chains turned out of clashes (``ARG 12``)
 
 
-def side_chain_step(system, positions: np.ndarray) -> SideChainFix:
+def side_chain_step(system, positions: np.ndarray, clashes: bool = True) -> SideChainFix:
     """Collapsed side-chain branches put at tetrahedral geometry
     (:func:`herobm.refine.branches.spread_branches`), inverted stereocentres reflected
-    (:func:`herobm.refine.chirality.fix_chirality`), then side chains that overlap other atoms
-    turned about their χ bonds (:func:`herobm.refine.clashes.relieve_clashes`). Å."""
+    (:func:`herobm.refine.chirality.fix_chirality`), then (``clashes``) side chains that overlap
+    other atoms turned about their χ bonds (:func:`herobm.refine.clashes.relieve_clashes`), within
+    0.5 Å of the beads of a :class:`herobm.cg_system.BeadSystem` (its ``cg_*`` arrays). Å."""
     x, spread = spread_branches(system.atom_name, system.atom_residue, system.residue_name, positions)
     x, inverted = fix_chirality(system.atom_name, system.atom_residue, system.residue_name, x)
-    x, relieved = relieve_clashes(system.atom_name, system.atom_residue, system.residue_name, x)
+    relieved: list[str] = []
+    if clashes:
+        centres = None
+        if len(getattr(system, "cg_bead", ())):
+            from scipy import sparse
+
+            rows, row = np.unique(system.cg_bead, return_inverse=True)
+            centres = sparse.csr_matrix((system.cg_weight, (row, system.cg_atom)), shape=(len(rows), len(x)))
+        x, relieved = relieve_clashes(system.atom_name, system.atom_residue, system.residue_name, x,
+                                      centres=centres)
     return SideChainFix(x, spread, inverted, relieved)
 
 
