@@ -149,9 +149,11 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
     closer than this win. ``atom_residue`` indexes ``residue_name``. Only amino acids move;
     every atom (lipids, ligands) counts as something to clear. ``centres``: (B, A) sparse matrix of
     the input's beads (bead centre = ``centres @ positions``, as :func:`herobm.reconstruct.fit_to_beads`
-    reads it); a turn that would move a bead's centre more than ``max_centre_shift`` Å is not taken,
+    reads it); a turn that would leave a bead's centre more than ``max_centre_shift`` Å from where the
+    input ``positions`` had it is not taken,
     so side chains the input places (Martini 3 side-chain beads) keep to their beads."""
     x = np.asarray(positions, dtype=np.float64).copy()
+    start = x.copy()
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
     rnames = [canonical_resname(str(r)) for r in residue_name]
@@ -236,7 +238,7 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
                 rows = np.flatnonzero(np.diff(sub_c.indptr)) if sub_c.format == "csr" else np.unique(sub_c.nonzero()[0])
                 if len(rows):
                     w = sub_c[rows].toarray()  # (b, m)
-                    moved_by = np.einsum("bm,kmd->kbd", w, poses - x[mov][None])
+                    moved_by = np.einsum("bm,kmd->kbd", w, poses - start[mov][None])  # from the input
                     n_clash = np.where(np.linalg.norm(moved_by, axis=-1).max(axis=1) > max_centre_shift,
                                        np.iinfo(np.int64).max, n_clash)
             best = int(np.lexsort((shift, n_close, n_clash))[0])
