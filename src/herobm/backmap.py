@@ -466,15 +466,21 @@ def _first_labels(labels: list[str], n: int = 8) -> str:
     return ", ".join(labels[:n]) + (f" and {len(labels) - n} more" if len(labels) > n else "")
 
 
+def _unfixed_note(bad: list[str], what_is: str, where: str, remedy: str, detail: str = "") -> str:
+    """A note naming what the side-chain step would have changed in an unfixed output ``where``."""
+    if not bad:
+        return ""
+    return (f"{len(bad)} {what_is} in the {where}, first frame ({_first_labels(bad)}{detail}); leaving out "
+            f"--no-fix-side-chains, or {remedy}")
+
+
 def _raw_chirality_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
     """Names the stereocentres of known handedness inverted in the unrefined output ``what``."""
     from .refine.chirality import inverted_stereocentres
 
     bad = inverted_stereocentres(top.atom_name, top.atom_residue, top.residue_name, x, top.residue_id)
-    if not bad:
-        return ""
-    return (f"{len(bad)} stereocentre(s) inverted in the {what}, first frame ({_first_labels(bad)}); "
-            "leaving out --no-fix-side-chains, or --hydrogens, --minimize or --optimize-backbone put them right")
+    return _unfixed_note(bad, "stereocentre(s) inverted", what,
+                         "--hydrogens, --minimize or --optimize-backbone put them right")
 
 
 def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
@@ -482,23 +488,19 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network ou
     from .refine.branches import spread_branches
 
     _, bad = spread_branches(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
-    if not bad:
-        return ""
-    return (f"{len(bad)} side-chain branch(es) collapsed in the {what}, first frame "
-            f"({_first_labels(bad)}: the two branch atoms within 60° of each other); leaving out "
-            "--no-fix-side-chains, or --hydrogens, --minimize or --optimize-backbone open them")
+    return _unfixed_note(bad, "side-chain branch(es) collapsed", what,
+                         "--hydrogens, --minimize or --optimize-backbone open them",
+                         ": the two branch atoms within 60° of each other")
 
 
 def _raw_clash_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
-    """Names the side chains in clashes that the side-chain step would turn, in the unrefined output ``what``."""
+    """Names the side chains in clashes that turns about their χ bonds could clear, in the unrefined output ``what``."""
     from .refine.clashes import CLASH, relieve_clashes
 
     _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
-    if not bad:
-        return ""
-    return (f"{len(bad)} side chain(s) in clashes (heavy atoms closer than {CLASH:g} Å) in the {what}, first "
-            f"frame ({_first_labels(bad)}); leaving out --no-fix-side-chains, or --hydrogens, --minimize or "
-            "--optimize-backbone turn them out")
+    return _unfixed_note(bad, f"side chain(s) in clashes (heavy atoms closer than {CLASH:g} Å)", what,
+                         "--hydrogens or --optimize-backbone turn them out (as far as their beads allow); "
+                         "--minimize removes them")
 
 
 # --- the run --------------------------------------------------------------------------
