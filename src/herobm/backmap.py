@@ -366,7 +366,8 @@ def _frame(plan: _Plan, pos: np.ndarray, box, frame: int, seed: int, bead_fit: b
             from .refine.pipeline import side_chain_step
 
             x, spread, inverted, relieved = side_chain_step(part.system, x)
-            n_spread, n_inverted, n_relieved = n_spread + len(spread), n_inverted + len(inverted), n_relieved + len(relieved)
+            n_spread, n_inverted, n_relieved = (n_spread + len(spread), n_inverted + len(inverted),
+                                                n_relieved + len(relieved))
         if bead_fit:  # last: the centres land exactly on the beads
             x = fit_to_beads(x, bp, part.system.cg_bead, part.system.cg_atom, part.system.cg_weight)
         parts.append(x)
@@ -494,7 +495,8 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network ou
 
 
 def _raw_clash_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
-    """Names the side chains in clashes that turns about their χ bonds could clear, in the unrefined output ``what``."""
+    """Names the side chains in clashes that turns about their χ bonds could clear, in the unrefined
+    output ``what``."""
     from .refine.clashes import CLASH, relieve_clashes
 
     _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
@@ -580,8 +582,8 @@ class _Runner:
         check_finite(pos, self.beads, f"{self.job.input} frame {frame}")
         box = self.u.dimensions
         box = box if box is not None and np.all(box[:3] > 0) else None
-        x, phi_psi, (n_spread, n_inverted, n_relieved) = _frame(self.plan, pos, box, frame, self.job.seed, self.job.bead_fit,
-                                                    self.relax, self.fix)
+        x, phi_psi, (n_spread, n_inverted, n_relieved) = _frame(self.plan, pos, box, frame, self.job.seed,
+                                                                self.job.bead_fit, self.relax, self.fix)
         if not self.refine.active:
             done = [f"{n} {what}" for n, what in ((n_spread, "collapsed side-chain branch(es) opened"),
                                                    (n_inverted, "inverted stereocentre(s) corrected"),

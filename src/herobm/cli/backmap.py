@@ -40,7 +40,7 @@ from . import handle_errors, main
 @click.option("--fix-side-chains/--no-fix-side-chains", default=True, show_default=True,
               help="Without refinement: open side-chain branches the network collapsed, correct inverted "
                    "stereocentres and turn side chains out of clashes (refinement and --optimize-backbone "
-                   "always do).")
+                   "always do, but for the clashes with --minimize: the minimiser clears them).")
 @handle_errors
 def backmap_cmd(input, traj, models, output, traj_out, frames, selection, strict, hydrogens, ph, minimize, tolerance,
                 restraint, optimize_backbone, max_beads_per_chunk, device, workers, seed, bead_fit,
