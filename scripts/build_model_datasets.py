@@ -55,6 +55,14 @@ EXPERIMENTAL = ("DSSP", "MMCIF", "PDB_rama", "PDB_icodes", "PQR_icodes", "CONECT
                 "PDB_CHECK_RIGHTHAND_PA", "MMTF_skinny", "MMTF_skinny2", "PDB_CRYOEM_BOX", "TPR2024_4")
 
 
+def experimental_inputs(proteins: list[CorpusInput]) -> list[CorpusInput]:
+    """The corpus inputs of ``ca-protein-xray``: single-frame MDAnalysisTests files of
+    :data:`EXPERIMENTAL`, the :data:`CA_FOLDED_VALIDATION` chains in the validation split."""
+    return [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e
+            for e in proteins if e.kind == "mdatests" and e.info.get("frames") == 1
+            and e.info.get("datafile") in EXPERIMENTAL]
+
+
 def canonical_phosphate_names(topology: str, out_dir: Path) -> str:
     """``topology`` (PDB), or a copy in ``out_dir`` with O13/O14 renamed where needed, so that
     every phosphate has det[O13-P, O14-P, O11-P] < 0 (CHARMM36 naming, as CHARMM-GUI writes it:
@@ -154,9 +162,7 @@ def main() -> None:
         ca_inputs += extra_structures(a.extra_structures)
         print(build_corpus_dataset(ca_inputs, "ca", out / "ca-protein", workers=a.workers).summary())
     if "ca-protein-xray" in only:
-        xray = [dataclasses.replace(e, split="val") if e.name in CA_FOLDED_VALIDATION else e
-                for e in proteins if e.kind == "mdatests" and e.info.get("frames") == 1
-                and e.info.get("datafile") in EXPERIMENTAL]
+        xray = experimental_inputs(proteins)
         print(build_corpus_dataset(xray, "ca", out / "ca-protein-xray", workers=a.workers).summary())
     if "martini3-lipids" in only:
         fixed = out / "martini3-lipids.inputs"

@@ -62,3 +62,25 @@ def test_extra_structures_join_the_ca_training_split(tmp_path, load_script):
     (tmp_path / "sources.json").write_text(json.dumps(listing))
     with pytest.raises(SystemExit, match="gone.cif"):
         build.extra_structures(str(tmp_path))
+
+
+def test_experimental_structures_for_the_ca_second_stage(load_script):
+    """ca-protein-xray takes the single-frame MDAnalysisTests PDB entries (every name it lists is a
+    real MDAnalysisTests datafile), keeps the Cα validation chains in validation, and leaves out
+    MD frames, trajectories and generated peptides."""
+    import MDAnalysisTests.datafiles as datafiles
+
+    from herobm.data.corpus import CorpusInput
+
+    build = load_script("build_model_datasets")
+    assert all(hasattr(datafiles, name) for name in build.EXPERIMENTAL)
+
+    def entry(name, datafile, frames, kind="mdatests", split="train"):
+        return CorpusInput.from_json({"topology": f"/{name}.pdb", "kind": kind, "name": name, "split": split,
+                                      "datafile": datafile, "frames": frames})
+
+    proteins = [entry("dssp_1eteA", "DSSP", 1), entry("dssp_1ahsA", "DSSP", 1), entry("mmcif_3KPR", "MMCIF", 1),
+                entry("villin_folded", "contacts_villin_folded", 1), entry("adk_like_md", "PSF", 98),
+                entry("nmr", "PDB_multiframe", 24), entry("pep0001", None, 20, kind="peptide-md")]
+    chosen = {e.name: e.split for e in build.experimental_inputs(proteins)}
+    assert chosen == {"dssp_1eteA": "val", "dssp_1ahsA": "train", "mmcif_3KPR": "train"}
