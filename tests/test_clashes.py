@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from herobm.metrics.geometry import chirality_centers, exclusion_matrix, signed_volumes
 from herobm.metrics.matching import canonical_resname
-from herobm.refine.clashes import CLASH, MIN_BONDS, _Bonds, relieve_clashes
+from herobm.refine.clashes import CLASH, relieve_clashes
 
 
 LONG = ("ARG", "LYS", "GLU", "GLN", "MET", "PHE", "TYR", "TRP", "LEU", "HIS")
@@ -41,28 +41,25 @@ def _clashes(x, names, bonds, cutoff=CLASH):
     return set(zip(i[keep].tolist(), j[keep].tolist()))
 
 
-def test_bond_counts_from_names_match_the_topology(cobrotoxin):
-    """Which heavy-atom pairs within 6 Å are four or more bonds apart, told from atom names alone,
-    agrees with the GROMACS topology's bonds on every pair (through peptide bonds, proline rings and
-    the four disulfides) but the Trp ring's own far pairs, which no χ turn changes."""
+def test_disulfides_are_bonds_without_being_told(cobrotoxin):
+    """Mapping templates bond atoms within residues and along the chain, not across disulfides: with
+    the topology's four SG-SG bonds taken out, the bridged SG pairs (2.0 Å) still do not count as
+    clashes even at a 2.1 Å cutoff, and nothing moves."""
     names, res, resnames, x, bonds, _ = cobrotoxin
-    heavy = np.flatnonzero(~np.char.startswith(names, "H"))
-    b = _Bonds(names, res, [canonical_resname(r) for r in resnames], x)
-    assert len(b.bridges) == 2 * 4
-    pairs = cKDTree(x[heavy]).query_pairs(6.0, output_type="ndarray")
-    i, j = heavy[pairs[:, 0]], heavy[pairs[:, 1]]
-    ex = exclusion_matrix(bonds, len(names))
-    truth = ~np.asarray(ex[i, j]).ravel()
-    mine = b.counted(i, j)
-    assert len(i) > 5000 and truth.sum() > 3000
-    differ = np.flatnonzero(mine != truth)
-    assert len(differ) == 3
-    assert all(resnames[res[i[k]]] == "TRP" and res[i[k]] == res[j[k]] and truth[k] and not mine[k] for k in differ)
-    # disulfide partners: SG-SG, CB-SG and CB-CB are 1, 2 and 3 bonds apart
-    sg = np.flatnonzero(names == "SG")
-    bridged = [(a, c) for a in sg for c in sg if a < c and np.linalg.norm(x[a] - x[c]) < 2.5]
-    assert len(bridged) == 4 and not b.counted(np.array([a for a, _ in bridged]), np.array([c for _, c in bridged])).any()
-    assert MIN_BONDS == 4
+    ss = (names[bonds[:, 0]] == "SG") & (names[bonds[:, 1]] == "SG")
+    assert ss.sum() == 4
+    d = np.linalg.norm(x[bonds[ss, 0]] - x[bonds[ss, 1]], axis=1)
+    assert (d < 2.1).all()
+    y, moved = relieve_clashes(names, res, resnames, x, bonds[~ss], cutoff=2.1)
+    assert moved == [] and np.array_equal(x, y)
+
+
+def test_without_bonds_nothing_is_done(cobrotoxin):
+    """No topology, no way to tell bonded neighbours from clashes: the positions come back as given."""
+    names, res, resnames, x, bonds, resids = cobrotoxin
+    bad, _ = _turn(x, names, res, next(k for k, rn in enumerate(resnames) if canonical_resname(rn) == "ARG"), 180)
+    y, moved = relieve_clashes(names, res, resnames, bad, np.zeros((0, 2), dtype=np.int64))
+    assert moved == [] and np.array_equal(y, bad)
 
 
 def test_real_structures_are_left_alone(cobrotoxin):
@@ -70,12 +67,13 @@ def test_real_structures_are_left_alone(cobrotoxin):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         u = mda.Universe(PDB_small)
+        u.guess_TopologyAttrs(to_guess=["bonds"])  # a crystal: distances tell the bonds
     x = u.atoms.positions.astype(np.float64)
-    y, moved = relieve_clashes(u.atoms.names, u.atoms.resindices, u.residues.resnames, x)
+    y, moved = relieve_clashes(u.atoms.names, u.atoms.resindices, u.residues.resnames, x, u.bonds.indices)
     assert moved == [] and np.array_equal(x, y)
     names, res, resnames, x, bonds, _ = cobrotoxin
     assert not _clashes(x, names, bonds)
-    y, moved = relieve_clashes(names, res, resnames, x)
+    y, moved = relieve_clashes(names, res, resnames, x, bonds)
     assert moved == [] and np.array_equal(x, y)
 
 
@@ -111,7 +109,7 @@ def test_a_side_chain_turned_into_another_is_turned_out(cobrotoxin):
         else:
             continue
         tried += 1
-        y, moved = relieve_clashes(names, res, resnames, bad, residue_id=resids)
+        y, moved = relieve_clashes(names, res, resnames, bad, bonds, residue_id=resids)
         involved = {int(res[a]) for p in deep for a in p}
         assert 1 <= len(moved) <= len(involved)
         assert set(moved) <= {f"{canonical_resname(resnames[k])} {resids[k]}" for k in involved}
@@ -142,10 +140,10 @@ def test_clashes_of_two_side_chains_and_labels(cobrotoxin):
                 break
     assert len(chosen) == 2
     assert len(_clashes(bad, names, bonds)) >= 2
-    y, moved = relieve_clashes(names, res, resnames, bad, residue_id=resids)
+    y, moved = relieve_clashes(names, res, resnames, bad, bonds, residue_id=resids)
     assert not _clashes(y, names, bonds)
     assert 2 <= len(moved) and set(moved) <= {f"{canonical_resname(resnames[k])} {resids[k]}" for k in involved}
-    _, by_position = relieve_clashes(names, res, resnames, bad)
+    _, by_position = relieve_clashes(names, res, resnames, bad, bonds)
     position = {int(i): k + 1 for k, i in enumerate(resids)}
     assert by_position == [f"{n} {position[int(i)]}" for n, i in (m.split() for m in moved)]
 
@@ -157,11 +155,11 @@ def test_rotated_and_moved_input_gives_the_same_side_chains(cobrotoxin):
     r = next(k for k, rn in enumerate(resnames) if canonical_resname(rn) == "ARG")
     bad = next(y for a in range(30, 360, 30) for y in [_turn(x, names, res, r, a)[0]]
                if any(res[p[0]] != res[p[1]] for p in _clashes(y, names, bonds, 1.8)))
-    y, moved = relieve_clashes(names, res, resnames, bad)
+    y, moved = relieve_clashes(names, res, resnames, bad, bonds)
     assert moved
     rot = Rotation.random(random_state=3)
     shift = np.array([300.0, -250.0, 120.0])
-    y2, moved2 = relieve_clashes(names, res, resnames, rot.apply(bad) + shift)
+    y2, moved2 = relieve_clashes(names, res, resnames, rot.apply(bad) + shift, bonds)
     assert moved2 == moved
     np.testing.assert_allclose(y2, rot.apply(y) + shift, atol=1e-6)
 
@@ -192,12 +190,13 @@ def test_side_chains_on_beads_keep_to_them(cobrotoxin):
                     if any(res[p[0]] != res[p[1]] for p in _clashes(y, names, bonds, 1.8))), None)
         if bad is None:
             continue
-        pinned, _ = relieve_clashes(names, res, resnames, bad, centres=centres)
+        pinned, _ = relieve_clashes(names, res, resnames, bad, bonds, centres=centres)
         assert bead_shift(pinned, bad) <= 0.5 + 1e-9
-        free, moved_free = relieve_clashes(names, res, resnames, bad)
+        free, moved_free = relieve_clashes(names, res, resnames, bad, bonds)
         if bead_shift(free, bad) > 0.5:
             bound += 1
             assert not np.allclose(pinned, free)
-            loose, moved_loose = relieve_clashes(names, res, resnames, bad, centres=centres, max_centre_shift=50.0)
+            loose, moved_loose = relieve_clashes(names, res, resnames, bad, bonds, centres=centres,
+                                                       max_centre_shift=50.0)
             assert moved_loose == moved_free and np.allclose(loose, free)
     assert bound >= 2

@@ -499,7 +499,8 @@ def _raw_clash_note(top: OutputTopology, x: np.ndarray, what: str = "network out
     output ``what``."""
     from .refine.clashes import CLASH, relieve_clashes
 
-    _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, residue_id=top.residue_id)
+    _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, top.bonds,
+                             residue_id=top.residue_id)
     return _unfixed_note(bad, f"side chain(s) in clashes (heavy atoms closer than {CLASH:g} Å)", what,
                          "--hydrogens or --optimize-backbone turn them out (as far as their beads allow); "
                          "--minimize removes them")

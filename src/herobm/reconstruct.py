@@ -146,6 +146,13 @@ def slot_vectors(
     return out
 
 
+def centre_matrix(cg_bead: np.ndarray, cg_atom: np.ndarray, cg_weight: np.ndarray, n_atoms: int) -> sparse.csr_matrix:
+    """(B', A) sparse matrix C with ``C @ atoms`` the centres of the beads that have entries (in
+    order of bead index): bead k's centre is ``sum(cg_weight * atoms[cg_atom])`` over ``cg_bead == k``."""
+    rows, cg_row = np.unique(cg_bead, return_inverse=True)
+    return sparse.csr_matrix((cg_weight, (cg_row, cg_atom)), shape=(len(rows), n_atoms))
+
+
 def fit_to_beads(
     atoms: np.ndarray, beads: np.ndarray, cg_bead: np.ndarray, cg_atom: np.ndarray, cg_weight: np.ndarray
 ) -> np.ndarray:
@@ -160,8 +167,7 @@ def fit_to_beads(
     atoms = np.asarray(atoms, dtype=np.float64)
     if len(cg_bead) == 0:
         return atoms.copy()
-    rows, cg_row = np.unique(cg_bead, return_inverse=True)
-    C = sparse.csr_matrix((cg_weight, (cg_row, cg_atom)), shape=(len(rows), len(atoms)))
-    residual = np.asarray(beads, dtype=np.float64)[rows] - C @ atoms
+    C = centre_matrix(cg_bead, cg_atom, cg_weight, len(atoms))
+    residual = np.asarray(beads, dtype=np.float64)[np.unique(cg_bead)] - C @ atoms
     lam = splu((C @ C.T).tocsc()).solve(residual)
     return atoms + C.T @ lam

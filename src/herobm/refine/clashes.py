@@ -8,8 +8,8 @@ them, at the cost of hydrogens and a force field; a structure written without it
 
 A clash is a pair of heavy atoms closer than ``cutoff`` (:data:`CLASH`) that are at least four
 bonds apart (as :func:`herobm.metrics.geometry.count_clashes` counts them with 1-2, 1-3 and 1-4
-pairs left out); the bonds are told from the atom names (:class:`_Bonds`: along the residue,
-the peptide bond, the proline ring, disulfides). Amino acids with a side-chain atom in a clash
+pairs left out, from the system's bonds: mapping templates and peptide links, plus disulfides).
+Amino acids with a side-chain atom in a clash
 are taken in order of how many clashes they have; each side chain is turned about its χ bonds
 (:data:`CHI_AXES`: χ1 and χ2 on a 30° grid together, deeper ones each alone), and the pose
 with the fewest clashes is kept if it has fewer than the side chain as it was, ties broken by
@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from ..metrics.geometry import exclusion_matrix
 from ..metrics.matching import canonical_resname
 
 __all__ = ["CHI_AXES", "CLASH", "CLEAR", "relieve_clashes"]
@@ -40,13 +41,9 @@ CHI_AXES: dict[str, tuple[tuple[str, str], ...]] = {
     "ARG": (_CHI1, ("CB", "CG"), ("CG", "CD"), ("CD", "NE")),
 }
 GRID = np.radians(np.arange(-180.0, 180.0, 30.0))  # turns tried about each χ bond
-# bonds from CA / from C / from N of the backbone atoms (the C-terminal O's included)
-_BACKBONE = {"N": (1, 2, 0), "CA": (0, 1, 1), "C": (1, 0, 2),
-             **{o: (2, 1, 3) for o in ("O", "OXT", "OT1", "OT2", "OC1", "OC2", "O1", "O2")}}
-_GREEK = {"B": 1, "G": 2, "D": 3, "E": 4, "Z": 5, "H": 6}
-_PRO_FROM_N = {"CD": 1, "CG": 2, "CB": 2}  # the proline ring closes on N
-MIN_BONDS = 4  # pairs fewer bonds apart are not clashes (1-2, 1-3, 1-4 left out)
-DISULFIDE = 2.5  # Å: Cys SG pairs this close are bonded
+_BACKBONE = frozenset({"N", "CA", "C", "O", "OXT", "OT1", "OT2", "OC1", "OC2", "O1", "O2"})
+_GREEK = {"B": 1, "G": 2, "D": 3, "E": 4, "Z": 5, "H": 6}  # side-chain atom name -> bonds from CA
+DISULFIDE = 2.5  # Å: Cys SG pairs this close are bonded (mapping templates bond within residues)
 # Å: heavy atoms this close clash (what herobm evaluate counts as clashes_2.0); among poses with as
 # few clashes, fewer pairs within CLEAR win. Chosen on 26 held-out structures (docs/refinement.md):
 # Cα model heavy RMSD 1.312 -> 1.302 Å, clashes 1036 -> 174; Martini 3 model unchanged (0.470 Å),
@@ -57,59 +54,6 @@ CLEAR = 2.5
 # Å: a turn may move the centre of an input bead this much at most (the Martini 3 model's own
 # bead centres are ~0.1-0.3 Å off; a χ flip of a whole side chain moves its bead by 1-3 Å)
 MAX_CENTRE_SHIFT = 0.5
-
-
-class _Bonds:
-    """How many bonds apart the atoms of amino acids are, from their names alone: along a residue
-    (backbone by :data:`_BACKBONE`, side chains by the Greek letter of the name), through the
-    peptide bond to the next residue and through a disulfide (Cys SG pairs within
-    :data:`DISULFIDE` Å, as placed)."""
-
-    def __init__(self, names: np.ndarray, res: np.ndarray, rnames: list[str], x: np.ndarray):
-        n = len(names)
-        self.names, self.res = names, res
-        self.d_ca, self.d_c, self.d_n, self.d_sg = (np.full(n, -1, dtype=np.int64) for _ in range(4))
-        self.side = np.zeros(n, dtype=bool)
-        for i, name in enumerate(names):
-            rn = rnames[res[i]]
-            if rn not in _AMINO or name.startswith("H"):
-                continue
-            if name in _BACKBONE:
-                self.d_ca[i], self.d_c[i], self.d_n[i] = _BACKBONE[name]
-            elif _greek(name):
-                r = _greek(name)
-                self.d_ca[i], self.d_c[i], self.d_n[i] = r, r + 1, r + 1
-                if rn == "PRO" and name in _PRO_FROM_N:
-                    self.d_n[i] = _PRO_FROM_N[name]
-                self.side[i] = True
-            if rn == "CYS" and self.d_ca[i] >= 0:  # bonds from SG (CB 1, CA 2, N and C 3, O 4)
-                self.d_sg[i] = abs(2 - self.d_ca[i]) if self.side[i] else self.d_ca[i] + 2
-        sg = np.flatnonzero((names == "SG") & (self.d_sg == 0))
-        self.bridges = np.zeros(0, dtype=np.int64)
-        if len(sg) > 1:
-            pairs = cKDTree(x[sg]).query_pairs(DISULFIDE, output_type="ndarray")
-            if len(pairs):
-                a, b = res[sg[pairs[:, 0]]], res[sg[pairs[:, 1]]]
-                self.n_res = int(res.max()) + 1
-                self.bridges = np.concatenate([a * self.n_res + b, b * self.n_res + a])
-
-    def counted(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Which atom pairs (i, j) are at least :data:`MIN_BONDS` bonds apart, so may clash; pairs of
-        unknown atoms in the same or neighbouring residues (caps, ligands) are left out."""
-        res, d_ca, d_c, d_n, side = self.res, self.d_ca, self.d_c, self.d_n, self.side
-        ri, rj = res[i], res[j]
-        known = (d_ca[i] >= 0) & (d_ca[j] >= 0)
-        # within a residue: along the side chain, else the shortest way through CA, C or N (Pro ring)
-        through = np.minimum(np.minimum(d_ca[i] + d_ca[j], d_c[i] + d_c[j]), d_n[i] + d_n[j])
-        same = np.where(side[i] & side[j], np.abs(d_ca[i] - d_ca[j]), through)
-        after = d_c[i] + 1 + d_n[j]  # j in the next residue: through C(i)-N(i+1)
-        before = d_n[i] + 1 + d_c[j]
-        bonds = np.where(ri == rj, same, np.where(rj == ri + 1, after, np.where(rj == ri - 1, before, MIN_BONDS)))
-        ok = np.where(np.abs(ri - rj) <= 1, known & (bonds >= MIN_BONDS), True)
-        if len(self.bridges):
-            bridged = np.isin(ri * self.n_res + rj, self.bridges)
-            ok &= ~(bridged & (self.d_sg[i] + 1 + self.d_sg[j] < MIN_BONDS))
-        return ok
 
 
 _AMINO = frozenset(CHI_AXES) | {"GLY", "ALA", "PRO"}
@@ -140,12 +84,15 @@ def _rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(angles[:, None] * axis[None]).as_matrix()
 
 
-def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray, cutoff: float = CLASH,
+def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray, bonds: np.ndarray,
+                    cutoff: float = CLASH,
                     clear: float = CLEAR, residue_id=None, max_rounds: int = 3,
                     centres=None, max_centre_shift: float = MAX_CENTRE_SHIFT) -> tuple[np.ndarray, list[str]]:
     """(positions with clashing side chains turned about their χ bonds, labels like ``ARG 12`` of the
-    side chains moved: residue name, ``residue_id`` or else position from 1). ``cutoff``: heavy
-    atoms closer than this (Å) clash; ``clear``: among poses with as few clashes, fewer pairs
+    side chains moved: residue name, ``residue_id`` or else position from 1). ``bonds``: (n, 2) atom
+    indices (a system's ``bonds``; Cys SG pairs within :data:`DISULFIDE` Å are added); pairs up to
+    three bonds apart never clash (:func:`herobm.metrics.geometry.exclusion_matrix`), and without
+    bonds nothing is done. ``cutoff``: heavy atoms closer than this (Å) clash; ``clear``: among poses with as few clashes, fewer pairs
     closer than this win. ``atom_residue`` indexes ``residue_name``. Only amino acids move;
     every atom (lipids, ligands) counts as something to clear. ``centres``: (B, A) sparse matrix of
     the input's beads (bead centre = ``centres @ positions``, as :func:`herobm.reconstruct.fit_to_beads`
@@ -157,11 +104,21 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
     names = np.asarray(atom_name).astype(str)
     res = np.asarray(atom_residue, dtype=np.int64)
     rnames = [canonical_resname(str(r)) for r in residue_name]
-    bonds = _Bonds(names, res, rnames, x)
-    side = bonds.side
+    bonds = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    if not len(bonds):
+        return x, []
     heavy = np.flatnonzero(~np.char.startswith(names, "H"))
     is_heavy = np.zeros(len(names), dtype=bool)
     is_heavy[heavy] = True
+    side = is_heavy & ~np.isin(names, list(_BACKBONE)) & np.isin([rnames[r] for r in res], list(_AMINO))
+    sg = np.flatnonzero(names == "SG")
+    if len(sg) > 1:
+        bonds = np.concatenate([bonds, sg[cKDTree(x[sg]).query_pairs(DISULFIDE, output_type="ndarray")]])
+    near = exclusion_matrix(bonds, len(names))  # 1-2, 1-3 and 1-4 pairs
+
+    def counted(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Which atom pairs (i, j) are at least four bonds apart, so may clash."""
+        return ~np.asarray(near[i, j]).ravel() if len(i) else np.zeros(0, dtype=bool)
     by_res: dict[int, list[int]] = {}  # every atom of each residue, hydrogens too (they turn along)
     for i in range(len(names)):
         by_res.setdefault(int(res[i]), []).append(i)
@@ -174,7 +131,7 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
         if not len(pairs):
             return []
         i, j = heavy[pairs[:, 0]], heavy[pairs[:, 1]]
-        keep = bonds.counted(i, j)
+        keep = counted(i, j)
         i, j = i[keep], j[keep]
         atoms = np.concatenate([i[side[i]], j[side[j]]])
         counts: dict[int, int] = {}
@@ -201,7 +158,7 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
             rows, j = np.concatenate([rows, r2]), np.concatenate([j, moved_since[c2]])
         n_clash, n_close = np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
         i = mov[rows % m]
-        keep = ~np.isin(j, mov) & bonds.counted(i, j)
+        keep = ~np.isin(j, mov) & counted(i, j)
         rows, j = rows[keep], j[keep]
         d = np.linalg.norm(flat[rows] - x[j], axis=-1)
         np.add.at(n_close, rows // m, 1)

@@ -201,12 +201,11 @@ def side_chain_step(system, positions: np.ndarray, clashes: bool = True) -> Side
     if clashes:
         centres = None
         if len(getattr(system, "cg_bead", ())):
-            from scipy import sparse
+            from ..reconstruct import centre_matrix
 
-            rows, row = np.unique(system.cg_bead, return_inverse=True)
-            centres = sparse.csr_matrix((system.cg_weight, (row, system.cg_atom)), shape=(len(rows), len(x)))
+            centres = centre_matrix(system.cg_bead, system.cg_atom, system.cg_weight, len(x))
         x, relieved = relieve_clashes(system.atom_name, system.atom_residue, system.residue_name, x,
-                                      centres=centres)
+                                      system.bonds, centres=centres)
     return SideChainFix(x, spread, inverted, relieved)
 
 
