@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from herobm.metrics.geometry import chirality_centers, exclusion_matrix, signed_volumes
 from herobm.metrics.matching import canonical_resname
-from herobm.refine.clashes import CLASH, relieve_clashes
+from herobm.refine.clashes import CHI_AXES, CLASH, clashing_side_chains, relieve_clashes
 
 
 LONG = ("ARG", "LYS", "GLU", "GLN", "MET", "PHE", "TYR", "TRP", "LEU", "HIS")
@@ -200,3 +200,53 @@ def test_side_chains_on_beads_keep_to_them(cobrotoxin):
                                                        max_centre_shift=50.0)
             assert moved_loose == moved_free and np.allclose(loose, free)
     assert bound >= 2
+
+
+BACKBONE = ["N", "H", "H1", "H2", "H3", "CA", "HA", "C", "O", "OC1", "OC2", "O1", "O2"]  # O1 O2: its C terminus
+
+
+def test_clashing_side_chains_are_named(cobrotoxin):
+    """clashing_side_chains names the residues with χ bonds that have a heavy side-chain atom in a
+    clash (by the real topology), and none in the real structure or without bonds."""
+    names, res, resnames, x, bonds, resids = cobrotoxin
+    assert clashing_side_chains(names, res, resnames, x, bonds, residue_id=resids) == []
+    side = ~np.isin(names, BACKBONE) & ~np.char.startswith(names, "H")
+    named = 0
+    for r, rn in enumerate(resnames):
+        if canonical_resname(rn) not in LONG:
+            continue
+        bad = next((y for a in range(30, 360, 30) for y in [_turn(x, names, res, r, a)[0]]
+                    if any(res[p[0]] != res[p[1]] for p in _clashes(y, names, bonds))), None)
+        if bad is None:
+            continue
+        want = {int(res[a]) for p in _clashes(bad, names, bonds) for a in p
+                if side[a] and canonical_resname(resnames[res[a]]) in CHI_AXES}
+        got = clashing_side_chains(names, res, resnames, bad, bonds, residue_id=resids)
+        assert sorted(got) == sorted(f"{canonical_resname(resnames[k])} {resids[k]}" for k in want)
+        assert clashing_side_chains(names, res, resnames, bad, np.zeros((0, 2), dtype=np.int64)) == []
+        named += bool(got)
+    assert named >= 5
+
+
+def test_cysteines_in_disulfides_do_not_turn(cobrotoxin):
+    """A cysteine of one of cobrotoxin's four disulfides turned about χ1 until its SG clashes with
+    atoms no χ turn moves (backbone, CB), its S-S bond (which the topology keeps) stretched: the
+    step leaves it, as its far side is bonded to another residue (turning it back would clear the
+    clash; a step that went by names alone did)."""
+    names, res, resnames, x, bonds, resids = cobrotoxin
+    ss = bonds[(names[bonds[:, 0]] == "SG") & (names[bonds[:, 1]] == "SG")]
+    fixed = BACKBONE + ["CB"]
+    tried = 0
+    for sg in ss.ravel():
+        r = res[sg]
+        for angle in range(10, 360, 10):
+            bad, _ = _turn(x, names, res, r, angle)
+            hits = [q if p == sg else p for p, q in _clashes(bad, names, bonds) if sg in (p, q)]
+            if hits and np.isin(names[hits], fixed).all():
+                break
+        else:
+            continue
+        tried += 1
+        y, moved = relieve_clashes(names, res, resnames, bad, bonds, residue_id=resids)
+        assert moved == [] and np.array_equal(y, bad)
+    assert tried >= 2

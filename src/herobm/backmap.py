@@ -495,12 +495,12 @@ def _raw_branch_note(top: OutputTopology, x: np.ndarray, what: str = "network ou
 
 
 def _raw_clash_note(top: OutputTopology, x: np.ndarray, what: str = "network output") -> str:
-    """Names the side chains in clashes that turns about their χ bonds could clear, in the unrefined
-    output ``what``."""
-    from .refine.clashes import CLASH, relieve_clashes
+    """Names the side chains in clashes (:func:`herobm.refine.clashes.clashing_side_chains`) in the
+    unrefined output ``what``."""
+    from .refine.clashes import CLASH, clashing_side_chains
 
-    _, bad = relieve_clashes(top.atom_name, top.atom_residue, top.residue_name, x, top.bonds,
-                             residue_id=top.residue_id)
+    bad = clashing_side_chains(top.atom_name, top.atom_residue, top.residue_name, x, top.bonds,
+                               residue_id=top.residue_id)
     return _unfixed_note(bad, f"side chain(s) in clashes (heavy atoms closer than {CLASH:g} Å)", what,
                          "--hydrogens or --optimize-backbone turn them out (as far as their beads allow); "
                          "--minimize removes them")
