@@ -362,7 +362,8 @@ def build_tools(comparison: str, inp: Inputs, work: Path, a, peer_py: Path, peer
         )
         if not gmx and not cg2at.skip:
             cg2at.skip, cg2at.cmd = "not run: gmx (GROMACS) not found; apt-get install -y gromacs", None
-        cg2at.notes.append("stochastic (GROMACS NVT, no seed option): two runs here gave heavy 1.55 and 1.61 Å")
+        cg2at.notes.append("stochastic (GROMACS NVT, no seed option): each run gives other numbers; docs/models.md "
+                           "lists the runs of every session")
         cg2at.notes.append("input adk_cg_box.pdb (martinize2 output + CRYST1); output shifted into the box and "
                            "renumbered from 0: renumbered by position and superposed (Kabsch) before comparing")
         tools.append(cg2at)

@@ -79,9 +79,13 @@ def main() -> None:
             text += f" (trained on {other})"
         return text
 
+    # the dataset the networks were trained on; --dataset may be another one that only gives the bead types
+    trained = Path(first_data).name if first_data else (Path(a.dataset).name if a.dataset else "?")
+    where = f"{trained} ({a.split} split"
+    if a.dataset and Path(a.dataset).name != trained:
+        where += f"; bead types of {Path(a.dataset).name}"
     info.update({"name": a.name, "description": a.description,
-                 "trained_on": f"{Path(a.dataset).name if a.dataset else '?'} ({a.split} split), "
-                               + "; ".join(network(e) for e in [ckpt, *members])})
+                 "trained_on": f"{where}), " + "; ".join(network(e) for e in [ckpt, *members])})
     if members:
         info["ensemble"] = f"{1 + len(members)} networks, outputs averaged"
     info["optimize_backbone"] = bool(a.optimize_backbone)

@@ -472,6 +472,14 @@ def test_ship_model_with_members(smoke_run, dataset, tmp_path):
     info = load_checkpoint(tmp_path / "ens.pt")["info"]
     assert info["ensemble"] == "2 networks, outputs averaged" and info["trained_on"].count("seed 0") == 2
     assert "trained on" not in info["trained_on"]  # both from the same dataset
+    assert info["trained_on"].startswith(f"{Path(dataset).name} (train split), ")
+    # bead types from another dataset (a second stage ships with its first stage's types): both named
+    (tmp_path / "first-stage").symlink_to(Path(dataset).resolve(), target_is_directory=True)
+    r = subprocess.run(script + ["bt", str(out / "best.pt"), "--dataset", str(tmp_path / "first-stage"),
+                                 "--out", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(tmp_path / "bt.pt")["info"]["trained_on"].startswith(
+        f"{Path(dataset).name} (train split; bead types of first-stage), ")
     # a member trained on another dataset is accepted (same graph) and named in trained_on
     moved = load_checkpoint(out / "last.pt")
     moved["train_config"] = {**moved["train_config"], "dataset": "elsewhere/ca-more", "init_from": "base.pt",
