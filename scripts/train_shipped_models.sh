@@ -63,7 +63,7 @@ train ca-protein ca-protein-seed4 --set train.seed=4 &
 train example-ligand example-ligand
 wait
 # the Cα model's second stage: each network fine-tuned on the experimental structures alone (datasets/ca-protein-xray,
-# configs/ca-protein-xray.yaml; ~4 min per network, two side by side)
+# configs/ca-protein-xray.yaml: 30 epochs, ~6-7 min per network, two side by side)
 for s in 0 1 2 3 4; do
   base=ca-protein; [[ $s != 0 ]] && base=ca-protein-seed$s
   train ca-protein-xray ca-protein-xray$s --set train.init_from="$W/runs/$base/best.pt" --set train.seed=$s &
