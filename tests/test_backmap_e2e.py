@@ -75,18 +75,29 @@ def test_martinize2_cg_to_amber_ready_pdb(villin):
     assert scores["rmsd_heavy"] < 1.5 and scores["rmsd_backbone"] < 1.0
 
 
-def _branch_angles(u) -> np.ndarray:
-    """Angle (°) between the two branch atoms at each THR / VAL / ILE / LEU branch point."""
+def _branch_angles(u) -> tuple[np.ndarray, np.ndarray]:
+    """Angle (°) between the two branch atoms at each THR / VAL / ILE / LEU branch point, and the
+    shorter of their two distances (Å) from it."""
     from herobm.refine.branches import BRANCHES
 
-    out = []
+    angles, arms = [], []
     for res in u.residues:
         spec = BRANCHES.get(res.resname)
         if spec:
             x, _, b, c = (res.atoms.select_atoms(f"name {n}").positions[0].astype(float) for n in spec)
             v, w = b - x, c - x
-            out.append(np.degrees(np.arccos(np.dot(v, w) / np.linalg.norm(v) / np.linalg.norm(w))))
-    return np.asarray(out)
+            angles.append(np.degrees(np.arccos(np.dot(v, w) / np.linalg.norm(v) / np.linalg.norm(w))))
+            arms.append(min(np.linalg.norm(v), np.linalg.norm(w)))
+    return np.asarray(angles), np.asarray(arms)
+
+
+def _collapsed(u) -> np.ndarray:
+    """Which branch points are collapsed as herobm.refine.branches judges them: children closer
+    than 60° at the centre, or one within MIN_ARM Å of it (no direction to measure by)."""
+    from herobm.refine.branches import MIN_ARM
+
+    angles, arms = _branch_angles(u)
+    return (angles < 60.0) | (arms < MIN_ARM)
 
 
 def test_backbone_optimisation_when_the_checkpoint_asks(villin, tmp_path):
@@ -140,7 +151,7 @@ def test_backbone_optimisation_when_the_checkpoint_asks(villin, tmp_path):
     assert np.nanmax(np.abs(report["c_n"] - ideal)) < 0.05
     # side-chain branches the network collapsed (children closer than 60° at the branch point) are
     # opened by the default run, and only those: as many as the summary says
-    collapsed = {name: _branch_angles(u) < 60.0 for name, u in (("raw", ub), ("default", ua))}
+    collapsed = {name: _collapsed(u) for name, u in (("raw", ub), ("default", ua))}
     spread = re.search(r"(\d+) collapsed side-chain branch\(es\) spread", default.refine_summary)
     assert collapsed["raw"].any() and spread and int(spread.group(1)) == collapsed["raw"].sum()
     assert not collapsed["default"].any()
@@ -211,7 +222,7 @@ def test_side_chains_fixed_by_default(villin, tmp_path):
     left = backmap(tmp_path / "ca.pdb", "ca-protein", tmp_path / "left.pdb", fix_side_chains=False, **kw)
     a, b = (mda.Universe(str(tmp_path / f)).atoms for f in ("fixed.pdb", "left.pdb"))
     assert list(a.names) == list(b.names)
-    collapsed = {k: _branch_angles(u.universe) < 60.0 for k, u in (("fixed", a), ("left", b))}
+    collapsed = {k: _collapsed(u.universe) for k, u in (("fixed", a), ("left", b))}
     inverted = {k: inverted_stereocentres(u.names, u.resindices, u.residues.resnames, u.positions.astype(float))
                 for k, u in (("fixed", a), ("left", b))}
     assert collapsed["left"].any() and inverted["left"]  # this trace has both (see the test above)
