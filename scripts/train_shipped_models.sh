@@ -5,7 +5,7 @@
 # ca-protein 4 x ~23-33 min (an ensemble of five seeds); the two martini3-lipids networks side by side
 # 68 min, then both fine-tuned on the nanosecond membranes ~41 min side by side;
 # the fifth ca-protein network ~23 min beside example-ligand ~7 min; the five ca-protein networks' second stage
-# (experimental structures only) ~4 min each, two side by side (docs/models.md).
+# (experimental structures only, 30 epochs) ~6-7 min each, two side by side (docs/models.md).
 # Needs RDKit for the ligand conformers and a GPU for the nanosecond membranes.
 set -euo pipefail
 W=${1:-work}

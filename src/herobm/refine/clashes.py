@@ -249,7 +249,7 @@ def relieve_clashes(atom_name, atom_residue, residue_name, positions: np.ndarray
             shift = np.round(((poses - x[mov][None]) ** 2).sum(axis=(1, 2)), 6)
             if centres is not None:  # poses that would pull a side chain off its bead are out
                 sub_c = centres[:, mov]
-                rows = np.flatnonzero(np.diff(sub_c.indptr)) if sub_c.format == "csr" else np.unique(sub_c.nonzero()[0])
+                rows = np.flatnonzero(sub_c.getnnz(axis=1))  # the beads these atoms count in
                 if len(rows):
                     w = sub_c[rows].toarray()  # (b, m)
                     moved_by = np.einsum("bm,kmd->kbd", w, poses - start[mov][None])  # from the input
